@@ -1,0 +1,557 @@
+/*
+ * dpdk_deno: see dpdk_deno.h for why this file exists.
+ * Build: cc -O3 -shared -fPIC dpdk_deno.c $(pkg-config --cflags --libs libdpdk)
+ *        -lrte_bus_vdev -o libdpdk_deno.so
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_version.h>
+
+#include "dpdk_deno.h"
+
+#define DD_EXPORT __attribute__((visibility("default")))
+
+_Static_assert(sizeof(struct dd_batch) == DD_BATCH_HEADER_BYTES, "batch header layout");
+_Static_assert(offsetof(struct dd_batch, cap) == DD_BATCH_CAP * 4, "batch cap word");
+_Static_assert(offsetof(struct dd_batch, room) == DD_BATCH_ROOM * 4, "batch room word");
+
+/* ---------------------------------------------------------------- versions */
+
+DD_EXPORT uint32_t dd_abi_version(void) { return DD_ABI_VERSION; }
+
+/* "DPDK 22.11.x" as DPDK reports it at run time. */
+DD_EXPORT const char *dd_dpdk_version(void) { return rte_version(); }
+
+/* Version the shim was compiled against: year << 16 | month << 8 | minor. */
+DD_EXPORT uint32_t dd_dpdk_build_version(void)
+{
+	return (RTE_VER_YEAR << 16) | (RTE_VER_MONTH << 8) | RTE_VER_MINOR;
+}
+
+DD_EXPORT uint32_t dd_size_of(uint32_t key)
+{
+	switch (key) {
+	case DD_SIZE_BATCH_HEADER: return sizeof(struct dd_batch);
+	case DD_SIZE_INFO_FIELDS: return DD_INFO_FIELDS;
+	case DD_SIZE_STATS_FIELDS: return DD_STATS_FIELDS;
+	case DD_SIZE_LINK_FIELDS: return DD_LINK_FIELDS;
+	case DD_SIZE_CONF_FIELDS: return DD_CONF_FIELDS;
+	case DD_SIZE_XSTAT_NAME: return RTE_ETH_XSTATS_NAME_SIZE;
+	case DD_SIZE_POINTER: return sizeof(void *);
+	default: return 0;
+	}
+}
+
+/* ------------------------------------------------------------------ errors */
+
+DD_EXPORT int dd_errno(void) { return rte_errno; }
+DD_EXPORT const char *dd_strerror(int errnum) { return rte_strerror(errnum); }
+
+/* --------------------------------------------------------------------- EAL */
+
+DD_EXPORT int dd_eal_init(int argc, char **argv)
+{
+	int ret = rte_eal_init(argc, argv);
+	return ret < 0 ? -rte_errno : ret;
+}
+
+DD_EXPORT int dd_eal_cleanup(void)
+{
+	int ret = rte_eal_cleanup();
+	return ret < 0 ? -rte_errno : ret;
+}
+
+DD_EXPORT void dd_log_set_level(uint32_t level) { rte_log_set_global_level(level); }
+
+/* ------------------------------------------------------------------ lcores */
+
+DD_EXPORT uint32_t dd_lcore_count(void) { return rte_lcore_count(); }
+DD_EXPORT uint32_t dd_lcore_id(void) { return rte_lcore_id(); }
+DD_EXPORT uint32_t dd_main_lcore(void) { return rte_get_main_lcore(); }
+/* Next enabled lcore after `prev` (pass UINT32_MAX to start); RTE_MAX_LCORE at the end. */
+DD_EXPORT uint32_t dd_lcore_next(uint32_t prev) { return rte_get_next_lcore(prev, 0, 0); }
+DD_EXPORT int dd_lcore_cpu(uint32_t lcore) { return rte_lcore_to_cpu_id(lcore); }
+DD_EXPORT int dd_lcore_socket(uint32_t lcore) { return rte_lcore_to_socket_id(lcore); }
+DD_EXPORT uint32_t dd_max_lcore(void) { return RTE_MAX_LCORE; }
+DD_EXPORT int dd_socket_id(void) { return rte_socket_id(); }
+
+DD_EXPORT int dd_thread_register(void)
+{
+	return rte_thread_register() < 0 ? -rte_errno : (int)rte_lcore_id();
+}
+DD_EXPORT void dd_thread_unregister(void) { rte_thread_unregister(); }
+
+/* Current CPU of the calling thread, as the kernel reports it. */
+DD_EXPORT int dd_current_cpu(void) { return sched_getcpu(); }
+
+DD_EXPORT uint64_t dd_tsc(void) { return rte_rdtsc(); }
+DD_EXPORT uint64_t dd_tsc_hz(void) { return rte_get_tsc_hz(); }
+
+/* An empty function: the cost of one FFI call, for the benchmarks. */
+DD_EXPORT void dd_noop(void) {}
+
+/* ---------------------------------------------------------------- mempools */
+
+DD_EXPORT struct rte_mempool *dd_pool_create(const char *name, uint32_t n, uint32_t cache,
+					     uint32_t data_room, int socket)
+{
+	if (data_room > UINT16_MAX) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	return rte_pktmbuf_pool_create(name, n, cache, 0, (uint16_t)data_room, socket);
+}
+
+DD_EXPORT void dd_pool_free(struct rte_mempool *mp) { rte_mempool_free(mp); }
+DD_EXPORT uint32_t dd_pool_available(struct rte_mempool *mp) { return rte_mempool_avail_count(mp); }
+DD_EXPORT uint32_t dd_pool_in_use(struct rte_mempool *mp) { return rte_mempool_in_use_count(mp); }
+DD_EXPORT uint32_t dd_pool_size(struct rte_mempool *mp) { return mp->size; }
+DD_EXPORT uint32_t dd_pool_data_room(struct rte_mempool *mp)
+{
+	return rte_pktmbuf_data_room_size(mp);
+}
+
+struct region { uintptr_t lo, hi; uint32_t chunks; };
+
+static void region_cb(struct rte_mempool *mp, void *opaque, struct rte_mempool_memhdr *m,
+		      unsigned idx)
+{
+	struct region *r = opaque;
+	uintptr_t a = (uintptr_t)m->addr;
+	(void)mp;
+	(void)idx;
+	if (r->chunks == 0 || a < r->lo)
+		r->lo = a;
+	if (r->chunks == 0 || a + m->len > r->hi)
+		r->hi = a + m->len;
+	r->chunks++;
+}
+
+/*
+ * The pool's memory as one span covering all its chunks: out[0] = start,
+ * out[1] = length, out[2] = number of chunks. Chunks of one pool come from
+ * one memseg list, a single virtual reservation, so the span stays small.
+ */
+DD_EXPORT int dd_pool_region(struct rte_mempool *mp, uint64_t *out)
+{
+	struct region r = {0, 0, 0};
+	rte_mempool_mem_iter(mp, region_cb, &r);
+	if (r.chunks == 0)
+		return -ENOMEM;
+	out[0] = r.lo;
+	out[1] = r.hi - r.lo;
+	out[2] = r.chunks;
+	return 0;
+}
+
+/* ----------------------------------------------------------------- batches */
+
+static inline struct rte_mbuf **batch_mbufs(struct dd_batch *b)
+{
+	return (struct rte_mbuf **)(b + 1);
+}
+static inline uint32_t *batch_off(struct dd_batch *b)
+{
+	return (uint32_t *)(batch_mbufs(b) + b->cap);
+}
+static inline uint32_t *batch_len(struct dd_batch *b) { return batch_off(b) + b->cap; }
+static inline uint8_t *batch_drop(struct dd_batch *b) { return (uint8_t *)(batch_len(b) + b->cap); }
+
+DD_EXPORT uint64_t dd_batch_bytes(uint32_t cap)
+{
+	return sizeof(struct dd_batch) + (uint64_t)cap * (sizeof(void *) + 4 + 4 + 1);
+}
+
+/*
+ * Initialises a batch in caller-owned memory of dd_batch_bytes(cap) bytes,
+ * 8-byte aligned. The memory belongs to the JavaScript garbage collector, so a
+ * closed batch can never turn into a dangling pointer on either side.
+ */
+DD_EXPORT int dd_batch_init(struct dd_batch *b, struct rte_mempool *mp, uint32_t cap)
+{
+	uint64_t region[3];
+	int ret;
+
+	if (cap == 0 || cap > 65536 || ((uintptr_t)b & 7) != 0)
+		return -EINVAL;
+	ret = dd_pool_region(mp, region);
+	if (ret < 0)
+		return ret;
+	memset(b, 0, dd_batch_bytes(cap));
+	b->base = region[0];
+	b->size = region[1];
+	b->pool = mp;
+	b->cap = cap;
+	b->room = rte_pktmbuf_data_room_size(mp) - RTE_PKTMBUF_HEADROOM;
+	return 0;
+}
+
+/* Frees every packet the batch still holds. */
+DD_EXPORT void dd_batch_free_all(struct dd_batch *b)
+{
+	if (b->count > 0)
+		rte_pktmbuf_free_bulk(batch_mbufs(b), b->count);
+	if (b->dropped > 0)
+		memset(batch_drop(b), 0, b->cap);
+	b->count = 0;
+	b->dropped = 0;
+}
+
+/* Frees the packets flagged in drop[] and closes the gaps, keeping order. */
+DD_EXPORT uint32_t dd_batch_sweep(struct dd_batch *b)
+{
+	struct rte_mbuf **m = batch_mbufs(b);
+	uint32_t *off = batch_off(b), *len = batch_len(b);
+	uint8_t *drop = batch_drop(b);
+	uint32_t i, kept = 0;
+
+	for (i = 0; i < b->count; i++) {
+		if (drop[i]) {
+			rte_pktmbuf_free(m[i]);
+			drop[i] = 0;
+			continue;
+		}
+		m[kept] = m[i];
+		off[kept] = off[i];
+		len[kept] = len[i];
+		kept++;
+	}
+	b->count = kept;
+	b->dropped = 0;
+	return kept;
+}
+
+/* Offset of one mbuf's data from the region start, or UINT32_MAX if foreign. */
+static inline uint32_t data_offset(struct dd_batch *b, struct rte_mbuf *m)
+{
+	if (unlikely(m->pool != b->pool)) {
+		b->foreign++;
+		return UINT32_MAX;
+	}
+	return (uint32_t)(rte_pktmbuf_mtod(m, uintptr_t) - b->base);
+}
+
+/*
+ * Appends fresh packets of `len` bytes from the batch's pool. Returns the
+ * number added, -ENOSPC if the batch lacks room, -ENOBUFS if the pool is empty
+ * (then nothing is added), -EMSGSIZE if len exceeds the buffer room.
+ */
+DD_EXPORT int dd_batch_alloc(struct dd_batch *b, uint32_t n, uint32_t len)
+{
+	struct rte_mbuf **m = batch_mbufs(b) + b->count;
+	uint32_t *off = batch_off(b) + b->count, *lens = batch_len(b) + b->count;
+	uint32_t i;
+
+	if (n > b->cap - b->count)
+		return -ENOSPC;
+	if (len > b->room)
+		return -EMSGSIZE;
+	if (rte_pktmbuf_alloc_bulk(b->pool, m, n) != 0)
+		return -ENOBUFS;
+	for (i = 0; i < n; i++) {
+		m[i]->data_len = (uint16_t)len;
+		m[i]->pkt_len = len;
+		off[i] = (uint32_t)(rte_pktmbuf_mtod(m[i], uintptr_t) - b->base);
+		lens[i] = len;
+	}
+	b->count += n;
+	return (int)n;
+}
+
+/* Appends up to cap - count received packets; returns how many arrived. */
+DD_EXPORT uint32_t dd_rx_burst(uint16_t port, uint16_t queue, struct dd_batch *b)
+{
+	struct rte_mbuf **m = batch_mbufs(b) + b->count;
+	uint32_t *off = batch_off(b) + b->count, *len = batch_len(b) + b->count;
+	uint16_t i, n;
+
+	n = rte_eth_rx_burst(port, queue, m, (uint16_t)(b->cap - b->count));
+	b->foreign = 0;
+	for (i = 0; i < n; i++) {
+		off[i] = data_offset(b, m[i]);
+		len[i] = m[i]->data_len;
+	}
+	b->count += n;
+	return n;
+}
+
+/*
+ * Sends the batch. Lengths written by TypeScript are copied into the mbufs
+ * first (single-segment mbufs only). Packets flagged for dropping are freed
+ * first. What the driver did not take is freed (keep = 0) or left at the
+ * front of the batch for a retry (keep = 1).
+ * Returns the number sent, or -(i + 1) if packet i's length exceeds its
+ * buffer (then nothing is sent and the batch is unchanged).
+ */
+DD_EXPORT int dd_tx_burst(uint16_t port, uint16_t queue, struct dd_batch *b, uint32_t keep)
+{
+	struct rte_mbuf **m;
+	uint32_t *off, *len, i, n, total, left;
+
+	if (unlikely(b->dropped > 0))
+		dd_batch_sweep(b);
+	m = batch_mbufs(b);
+	off = batch_off(b);
+	len = batch_len(b);
+	total = b->count;
+	for (i = 0; i < total; i++) {
+		struct rte_mbuf *p = m[i];
+		if (likely(p->nb_segs == 1)) {
+			if (unlikely(len[i] > (uint32_t)(p->buf_len - p->data_off)))
+				return -(int)(i + 1);
+			p->data_len = (uint16_t)len[i];
+			p->pkt_len = len[i];
+		}
+	}
+	n = 0;
+	while (n < total) {
+		uint16_t chunk = total - n > UINT16_MAX ? UINT16_MAX : (uint16_t)(total - n);
+		uint16_t sent = rte_eth_tx_burst(port, queue, m + n, chunk);
+		n += sent;
+		if (sent < chunk)
+			break;
+	}
+	left = total - n;
+	if (left > 0 && !keep) {
+		rte_pktmbuf_free_bulk(m + n, left);
+		left = 0;
+	} else if (left > 0) {
+		memmove(m, m + n, left * sizeof(*m));
+		memmove(off, off + n, left * sizeof(*off));
+		memmove(len, len + n, left * sizeof(*len));
+	}
+	b->count = left;
+	return (int)n;
+}
+
+/* ------------------------------------------------------------------- ports */
+
+DD_EXPORT uint32_t dd_port_count(void) { return rte_eth_dev_count_avail(); }
+DD_EXPORT int dd_port_is_valid(uint16_t port) { return rte_eth_dev_is_valid_port(port); }
+
+/* Next valid port id >= `from`, or RTE_MAX_ETHPORTS when there is none. */
+DD_EXPORT uint32_t dd_port_next(uint32_t from)
+{
+	if (from >= RTE_MAX_ETHPORTS)
+		return RTE_MAX_ETHPORTS;
+	return (uint32_t)rte_eth_find_next_owned_by((uint16_t)from, RTE_ETH_DEV_NO_OWNER);
+}
+
+DD_EXPORT uint32_t dd_max_ports(void) { return RTE_MAX_ETHPORTS; }
+
+DD_EXPORT int dd_port_by_name(const char *name)
+{
+	uint16_t port;
+	int ret = rte_eth_dev_get_port_by_name(name, &port);
+	return ret < 0 ? ret : port;
+}
+
+DD_EXPORT int dd_port_name(uint16_t port, char *out, uint32_t size)
+{
+	char name[RTE_ETH_NAME_MAX_LEN];
+	int ret = rte_eth_dev_get_name_by_port(port, name);
+	if (ret < 0)
+		return ret;
+	strlcpy(out, name, size);
+	return 0;
+}
+
+/* Fills `out` (DD_INFO_FIELDS words) and the driver name. */
+DD_EXPORT int dd_port_info(uint16_t port, uint64_t *out, char *driver, uint32_t driver_size)
+{
+	struct rte_eth_dev_info info;
+	struct rte_ether_addr mac;
+	uint16_t mtu = 0;
+	uint64_t m = 0;
+	int ret, i;
+
+	ret = rte_eth_dev_info_get(port, &info);
+	if (ret < 0)
+		return ret;
+	if (rte_eth_macaddr_get(port, &mac) == 0)
+		for (i = 0; i < RTE_ETHER_ADDR_LEN; i++)
+			m = (m << 8) | mac.addr_bytes[i];
+	rte_eth_dev_get_mtu(port, &mtu);
+	out[DD_INFO_MAX_RX_QUEUES] = info.max_rx_queues;
+	out[DD_INFO_MAX_TX_QUEUES] = info.max_tx_queues;
+	out[DD_INFO_RX_DESC_MIN] = info.rx_desc_lim.nb_min;
+	out[DD_INFO_RX_DESC_MAX] = info.rx_desc_lim.nb_max;
+	out[DD_INFO_RX_DESC_ALIGN] = info.rx_desc_lim.nb_align;
+	out[DD_INFO_TX_DESC_MIN] = info.tx_desc_lim.nb_min;
+	out[DD_INFO_TX_DESC_MAX] = info.tx_desc_lim.nb_max;
+	out[DD_INFO_TX_DESC_ALIGN] = info.tx_desc_lim.nb_align;
+	out[DD_INFO_MIN_MTU] = info.min_mtu;
+	out[DD_INFO_MAX_MTU] = info.max_mtu;
+	out[DD_INFO_MTU] = mtu;
+	out[DD_INFO_MIN_RX_BUFSIZE] = info.min_rx_bufsize;
+	out[DD_INFO_MAX_RX_PKTLEN] = info.max_rx_pktlen;
+	out[DD_INFO_RX_OFFLOAD_CAPA] = info.rx_offload_capa;
+	out[DD_INFO_TX_OFFLOAD_CAPA] = info.tx_offload_capa;
+	out[DD_INFO_RSS_OFFLOADS] = info.flow_type_rss_offloads;
+	out[DD_INFO_IF_INDEX] = info.if_index;
+	out[DD_INFO_SOCKET_ID] = (uint64_t)(int64_t)rte_eth_dev_socket_id(port);
+	out[DD_INFO_MAC] = m;
+	out[DD_INFO_PROMISCUOUS] = rte_eth_promiscuous_get(port) == 1;
+	out[DD_INFO_NB_RX_QUEUES] = info.nb_rx_queues;
+	out[DD_INFO_NB_TX_QUEUES] = info.nb_tx_queues;
+	strlcpy(driver, info.driver_name ? info.driver_name : "", driver_size);
+	return 0;
+}
+
+/* conf: DD_CONF_FIELDS words. RSS is enabled when conf[DD_CONF_RSS_HF] != 0. */
+DD_EXPORT int dd_port_configure(uint16_t port, uint16_t nb_rxq, uint16_t nb_txq,
+				const uint64_t *conf)
+{
+	struct rte_eth_conf c;
+
+	memset(&c, 0, sizeof(c));
+	c.rxmode.mtu = (uint32_t)conf[DD_CONF_MTU];
+	c.rxmode.offloads = conf[DD_CONF_RX_OFFLOADS];
+	c.txmode.offloads = conf[DD_CONF_TX_OFFLOADS];
+	if (conf[DD_CONF_RSS_HF] != 0) {
+		c.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		c.rx_adv_conf.rss_conf.rss_hf = conf[DD_CONF_RSS_HF];
+	}
+	return rte_eth_dev_configure(port, nb_rxq, nb_txq, &c);
+}
+
+/* Rounds the descriptor counts to the device's limits; out[0..1] in/out. */
+DD_EXPORT int dd_port_adjust_desc(uint16_t port, uint16_t *rx_tx)
+{
+	return rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_tx[0], &rx_tx[1]);
+}
+
+DD_EXPORT int dd_port_rxq_setup(uint16_t port, uint16_t queue, uint16_t nb_desc, int socket,
+				struct rte_mempool *mp)
+{
+	return rte_eth_rx_queue_setup(port, queue, nb_desc,
+				      (unsigned int)socket /* -1 is SOCKET_ID_ANY */, NULL, mp);
+}
+
+DD_EXPORT int dd_port_txq_setup(uint16_t port, uint16_t queue, uint16_t nb_desc, int socket)
+{
+	return rte_eth_tx_queue_setup(port, queue, nb_desc,
+				      (unsigned int)socket, NULL);
+}
+
+DD_EXPORT int dd_port_start(uint16_t port) { return rte_eth_dev_start(port); }
+DD_EXPORT int dd_port_stop(uint16_t port) { return rte_eth_dev_stop(port); }
+DD_EXPORT int dd_port_close(uint16_t port) { return rte_eth_dev_close(port); }
+DD_EXPORT int dd_port_set_mtu(uint16_t port, uint16_t mtu) { return rte_eth_dev_set_mtu(port, mtu); }
+
+DD_EXPORT int dd_port_promiscuous(uint16_t port, uint32_t on)
+{
+	return on ? rte_eth_promiscuous_enable(port) : rte_eth_promiscuous_disable(port);
+}
+
+DD_EXPORT int dd_port_link(uint16_t port, uint64_t *out)
+{
+	struct rte_eth_link link;
+	int ret = rte_eth_link_get_nowait(port, &link);
+	if (ret < 0)
+		return ret;
+	out[DD_LINK_SPEED] = link.link_speed;
+	out[DD_LINK_UP] = link.link_status;
+	out[DD_LINK_FULL_DUPLEX] = link.link_duplex;
+	out[DD_LINK_AUTONEG] = link.link_autoneg;
+	return 0;
+}
+
+DD_EXPORT int dd_port_stats(uint16_t port, uint64_t *out)
+{
+	struct rte_eth_stats s;
+	int ret = rte_eth_stats_get(port, &s);
+	if (ret < 0)
+		return ret;
+	out[DD_STATS_IPACKETS] = s.ipackets;
+	out[DD_STATS_OPACKETS] = s.opackets;
+	out[DD_STATS_IBYTES] = s.ibytes;
+	out[DD_STATS_OBYTES] = s.obytes;
+	out[DD_STATS_IMISSED] = s.imissed;
+	out[DD_STATS_IERRORS] = s.ierrors;
+	out[DD_STATS_OERRORS] = s.oerrors;
+	out[DD_STATS_RX_NOMBUF] = s.rx_nombuf;
+	return 0;
+}
+
+DD_EXPORT int dd_port_stats_reset(uint16_t port) { return rte_eth_stats_reset(port); }
+
+/* Number of extended statistics, or a negative errno. */
+DD_EXPORT int dd_xstats_count(uint16_t port) { return rte_eth_xstats_get_names(port, NULL, 0); }
+
+/* names: n * RTE_ETH_XSTATS_NAME_SIZE bytes; values: n words. Returns the count. */
+DD_EXPORT int dd_xstats_get(uint16_t port, char *names, uint64_t *values, uint32_t n)
+{
+	struct rte_eth_xstat *xs;
+	int ret, got, i;
+
+	ret = rte_eth_xstats_get_names(port, (struct rte_eth_xstat_name *)names, n);
+	if (ret < 0 || (uint32_t)ret > n)
+		return ret < 0 ? ret : -ENOSPC;
+	xs = calloc(n ? n : 1, sizeof(*xs));
+	if (xs == NULL)
+		return -ENOMEM;
+	got = rte_eth_xstats_get(port, xs, n);
+	for (i = 0; i < got && (uint32_t)i < n; i++)
+		values[i] = xs[i].value;
+	free(xs);
+	return got < 0 ? got : (got > ret ? ret : got);
+}
+
+/* --------------------------------------------------------- virtual devices */
+
+DD_EXPORT int dd_vdev_create(const char *name, const char *args)
+{
+	return rte_vdev_init(name, args);
+}
+
+DD_EXPORT int dd_vdev_remove(const char *name) { return rte_vdev_uninit(name); }
+
+/* ----------------------------------------------------------------- signals */
+
+/*
+ * A C signal handler that only counts. The hot loop reads the counters through
+ * a typed array mapped once, so it can poll for Ctrl-C without an FFI call and
+ * without yielding to the event loop. A second signal of the same kind
+ * restores the default action and re-raises it, so a stuck program still dies.
+ */
+static volatile uint32_t dd_signal_counts[65];
+
+static void dd_signal_handler(int sig)
+{
+	if (sig <= 0 || sig > 64)
+		return;
+	if (dd_signal_counts[sig]++ > 0) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+}
+
+DD_EXPORT volatile uint32_t *dd_signal_counters(void) { return dd_signal_counts; }
+
+DD_EXPORT int dd_signal_trap(int sig)
+{
+	struct sigaction sa;
+	if (sig <= 0 || sig > 64)
+		return -EINVAL;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = dd_signal_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	dd_signal_counts[sig] = 0;
+	return sigaction(sig, &sa, NULL) < 0 ? -errno : 0;
+}

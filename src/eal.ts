@@ -1,0 +1,258 @@
+/**
+ * The Environment Abstraction Layer: DPDK's process-wide start-up.
+ *
+ * @module
+ */
+import { library } from "../ffi/library.ts";
+import { cstring } from "./cstring.ts";
+import { DpdkError, strerror } from "./errors.ts";
+
+/** Typed EAL settings; {@linkcode buildEalArgs} turns them into DPDK's arguments. */
+export interface EalOptions {
+  /** Lcores to use, as DPDK's `-l` list (`"0-3"`, `"0,2"`) or numbers. Default: all CPUs. */
+  cores?: string | number[];
+  /** Core mask (`-c`), e.g. `"0x3"`; an alternative to `cores`. */
+  coreMask?: string;
+  /** Lcore that runs the main thread (`--main-lcore`). Default: the first lcore. */
+  mainLcore?: number;
+  /** Memory to reserve in MB (`-m`). Default: DPDK's (all hugepages); 256 without hugepages. */
+  memoryMb?: number;
+  /** Memory per NUMA socket in MB (`--socket-mem`), e.g. `[1024, 1024]`. Default: unset. */
+  socketMemMb?: number[];
+  /** Use hugepages. `false` adds `--no-huge` (for machines without them). Default: `true`. */
+  hugepages?: boolean;
+  /** Hugepage mount point (`--huge-dir`). Default: DPDK finds the mounts. */
+  hugeDir?: string;
+  /** Scan the PCI bus. `false` adds `--no-pci`. Default: `true`. */
+  pci?: boolean;
+  /** PCI devices to use, and no others (`--allow`), e.g. `["0000:00:06.0"]`. Default: all. */
+  allow?: string[];
+  /** PCI devices to skip (`--block`). Default: none. */
+  block?: string[];
+  /** Virtual devices (`--vdev`), e.g. `["net_null0", "net_tap0,iface=dtap0"]`. Default: none. */
+  vdevs?: string[];
+  /** Runtime file prefix (`--file-prefix`), needed to run two DPDK processes. Default: `rte`. */
+  filePrefix?: string;
+  /** Do not create shared config files (`--no-shconf`). Default: `false`. */
+  noSharedConfig?: boolean;
+  /** Log level (`--log-level`): 1 (emergency) … 8 (debug), or a name like `"notice"`. */
+  logLevel?: number | string;
+  /** IOVA mode (`--iova-mode`). Default: DPDK decides. */
+  iovaMode?: "pa" | "va";
+  /** Further EAL arguments, passed last and unchanged. */
+  extraArgs?: string[];
+}
+
+/**
+ * Turns {@linkcode EalOptions} into DPDK's EAL arguments (without argv[0]).
+ *
+ * @example
+ * ```ts
+ * import { buildEalArgs } from "@deno-dpdk/dpdk";
+ * buildEalArgs({ cores: "0-1", hugepages: false, pci: false, vdevs: ["net_null0"] });
+ * // ["-l", "0-1", "--no-huge", "-m", "256", "--no-pci", "--vdev=net_null0"]
+ * ```
+ */
+export function buildEalArgs(options: EalOptions): string[] {
+  const args: string[] = [];
+  if (options.cores !== undefined && options.coreMask !== undefined) {
+    throw new TypeError("EalOptions: give either cores or coreMask, not both");
+  }
+  if (options.cores !== undefined) {
+    const list = typeof options.cores === "string" ? options.cores : options.cores.join(",");
+    if (!/^\d+([-,]\d+)*$/.test(list)) {
+      throw new TypeError(`EalOptions.cores: "${list}" is not an lcore list like "0-3" or "0,2"`);
+    }
+    args.push("-l", list);
+  }
+  if (options.coreMask !== undefined) {
+    if (!/^(0x)?[0-9a-fA-F]+$/.test(options.coreMask)) {
+      throw new TypeError(`EalOptions.coreMask: "${options.coreMask}" is not a hex mask`);
+    }
+    args.push("-c", options.coreMask);
+  }
+  if (options.mainLcore !== undefined) args.push(`--main-lcore=${positive(options.mainLcore)}`);
+  if (options.hugepages === false) {
+    args.push("--no-huge", "-m", String(positive(options.memoryMb ?? 256, "memoryMb")));
+  } else if (options.memoryMb !== undefined) {
+    args.push("-m", String(positive(options.memoryMb, "memoryMb")));
+  }
+  if (options.socketMemMb) {
+    if (options.hugepages === false) {
+      throw new TypeError("EalOptions: socketMemMb needs hugepages; use memoryMb with --no-huge");
+    }
+    args.push("--socket-mem", options.socketMemMb.map((m) => positive(m, "socketMemMb")).join(","));
+  }
+  if (options.hugeDir !== undefined) args.push(`--huge-dir=${options.hugeDir}`);
+  if (options.pci === false) args.push("--no-pci");
+  for (const a of options.allow ?? []) args.push("--allow", a);
+  for (const b of options.block ?? []) args.push("--block", b);
+  for (const v of options.vdevs ?? []) args.push(`--vdev=${v}`);
+  if (options.filePrefix !== undefined) args.push(`--file-prefix=${options.filePrefix}`);
+  if (options.noSharedConfig) args.push("--no-shconf");
+  if (options.logLevel !== undefined) args.push(`--log-level=${options.logLevel}`);
+  if (options.iovaMode !== undefined) args.push(`--iova-mode=${options.iovaMode}`);
+  args.push(...(options.extraArgs ?? []));
+  return args;
+}
+
+function positive(n: number, what = "mainLcore"): number {
+  if (!Number.isInteger(n) || n < 0) {
+    throw new RangeError(`EalOptions.${what}: ${n} is not a non-negative integer`);
+  }
+  return n;
+}
+
+/**
+ * Splits a command line at the first `--`, DPDK's convention: EAL arguments
+ * before it, the application's own after it.
+ *
+ * @example
+ * ```ts
+ * import { splitArgs } from "@deno-dpdk/dpdk";
+ * const { eal, app } = splitArgs(["-l", "0-1", "--", "--duration", "5"]);
+ * // eal: ["-l", "0-1"], app: ["--duration", "5"]
+ * ```
+ */
+export function splitArgs(argv: readonly string[]): { eal: string[]; app: string[] } {
+  const i = argv.indexOf("--");
+  return i < 0 ? { eal: [...argv], app: [] } : {
+    eal: argv.slice(0, i),
+    app: argv.slice(i + 1),
+  };
+}
+
+type State = "new" | "running" | "cleaned";
+let state: State = "new";
+let ealArgs: string[] = [];
+// EAL may keep pointers into argv: the buffers live as long as the process.
+const keepAlive: unknown[] = [];
+
+/** Things to close before `rte_eal_cleanup`, in this order. */
+const closers = { port: new Set<() => void>(), pool: new Set<() => void>() };
+
+/**
+ * Registers a close function that {@linkcode Eal.cleanup} runs; returns the
+ * function that unregisters it (internal).
+ */
+export function onCleanup(kind: keyof typeof closers, close: () => void): () => void {
+  closers[kind].add(close);
+  return () => closers[kind].delete(close);
+}
+
+/** Throws unless the EAL is initialised and not cleaned up (internal). */
+export function requireEal(what: string): void {
+  if (state === "running") return;
+  throw new DpdkError(
+    what,
+    0,
+    state === "new"
+      ? `${what}: the EAL is not initialised; call Eal.init() first`
+      : `${what}: the EAL has been cleaned up; no DPDK call is possible any more`,
+  );
+}
+
+function hugepageHint(): string {
+  let reserved = 0;
+  try {
+    for (const e of Deno.readDirSync("/sys/kernel/mm/hugepages")) {
+      reserved += Number(
+        Deno.readTextFileSync(`/sys/kernel/mm/hugepages/${e.name}/nr_hugepages`).trim(),
+      );
+    }
+  } catch {
+    return "";
+  }
+  if (reserved > 0) return "";
+  return " No hugepages are reserved on this machine: run without them " +
+    '(Eal.init({ hugepages: false }) or "--no-huge -m 512"), or reserve some: ' +
+    "echo 512 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
+}
+
+/** The EAL: initialised once per process, before any port or pool. */
+export class Eal {
+  private constructor() {}
+
+  /**
+   * Initialises DPDK. Takes either DPDK's own EAL arguments, unchanged
+   * (without the program name), or typed {@linkcode EalOptions}.
+   * Returns the EAL arguments used.
+   *
+   * @example
+   * ```ts
+   * import { Eal } from "@deno-dpdk/dpdk";
+   * // as on a real machine: Eal.init(["-c", "0x3", "--socket-mem", "1024", "--allow", "0000:00:06.0"]);
+   * Eal.init(["-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--vdev=net_null0"]);
+   * // or: Eal.init({ cores: "0-1", hugepages: false, pci: false, vdevs: ["net_null0"] });
+   * ```
+   */
+  static init(args: readonly string[] | EalOptions = []): string[] {
+    if (state !== "new") {
+      throw new DpdkError(
+        "rte_eal_init",
+        114, // EALREADY
+        state === "running"
+          ? "rte_eal_init: the EAL is already initialised; it initialises once per process"
+          : "rte_eal_init: the EAL was cleaned up and cannot be initialised again in this process",
+      );
+    }
+    const list = Array.isArray(args) ? [...args] : buildEalArgs(args as EalOptions);
+    for (const a of list) {
+      if (typeof a !== "string") throw new TypeError(`Eal.init: argument ${a} is not a string`);
+    }
+    const argv = ["deno-dpdk", ...list];
+    const strings = argv.map(cstring);
+    const pointers = new BigUint64Array(argv.length + 1);
+    strings.forEach((s, i) =>
+      pointers[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s)))
+    );
+    keepAlive.push(strings, pointers);
+    const ret = library().symbols.dd_eal_init(argv.length, new Uint8Array(pointers.buffer));
+    if (ret < 0) {
+      const errno = -ret;
+      throw new DpdkError(
+        "rte_eal_init",
+        errno,
+        `rte_eal_init failed: ${strerror(errno)} (errno ${errno}); arguments: ${list.join(" ")}.` +
+          (errno === 114 ? " The EAL is already initialised in this process." : hugepageHint()) +
+          " DPDK's log above says which step failed.",
+      );
+    }
+    state = "running";
+    ealArgs = list;
+    return list;
+  }
+
+  /** Whether the EAL is initialised and not cleaned up. */
+  static get initialized(): boolean {
+    return state === "running";
+  }
+
+  /** The EAL arguments {@linkcode Eal.init} was given. */
+  static get args(): readonly string[] {
+    return ealArgs;
+  }
+
+  /** Sets DPDK's global log level (1 emergency … 8 debug). */
+  static setLogLevel(level: number): void {
+    if (!Number.isInteger(level) || level < 1 || level > 8) {
+      throw new RangeError(`log level ${level} is not between 1 and 8`);
+    }
+    library().symbols.dd_log_set_level(level);
+  }
+
+  /**
+   * Closes every open port, then every pool (and its batches), then releases
+   * DPDK's resources (`rte_eal_cleanup`). Idempotent; afterwards no DPDK call
+   * is possible in this process.
+   */
+  static cleanup(): void {
+    if (state !== "running") return;
+    for (const kind of ["port", "pool"] as const) {
+      for (const close of [...closers[kind]]) close();
+    }
+    state = "cleaned";
+    const ret = library().symbols.dd_eal_cleanup();
+    if (ret < 0) throw DpdkError.fromErrno("rte_eal_cleanup", ret);
+  }
+}

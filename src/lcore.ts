@@ -1,0 +1,47 @@
+/**
+ * Logical cores (lcores) the EAL runs on.
+ *
+ * @module
+ */
+import { library } from "../ffi/library.ts";
+import { requireEal } from "./eal.ts";
+
+/** One enabled lcore. */
+export interface LcoreInfo {
+  /** Lcore id. */
+  id: number;
+  /** CPU the lcore is pinned to. */
+  cpu: number;
+  /** NUMA socket. */
+  socket: number;
+  /** Whether it is the main lcore (the thread that called `Eal.init`). */
+  main: boolean;
+}
+
+/** Lcore queries. */
+export class Lcore {
+  private constructor() {}
+
+  /** Every enabled lcore, main first by id order. */
+  static list(): LcoreInfo[] {
+    requireEal("Lcore.list");
+    const s = library().symbols;
+    const main = s.dd_main_lcore();
+    const max = s.dd_max_lcore();
+    const out: LcoreInfo[] = [];
+    for (let id = s.dd_lcore_next(0xffffffff); id < max; id = s.dd_lcore_next(id)) {
+      out.push({ id, cpu: s.dd_lcore_cpu(id), socket: s.dd_lcore_socket(id), main: id === main });
+    }
+    return out;
+  }
+
+  /** Lcore id of the calling thread (`rte_lcore_id()`); 0xffffffff if not an lcore. */
+  static current(): number {
+    return library().symbols.dd_lcore_id();
+  }
+
+  /** CPU the calling thread is running on now (`sched_getcpu()`). */
+  static currentCpu(): number {
+    return library().symbols.dd_current_cpu();
+  }
+}

@@ -1,0 +1,705 @@
+/**
+ * Ethernet ports: discovery, configuration checked against the device,
+ * start/stop, statistics, and the burst calls of the hot loop.
+ *
+ * @module
+ */
+import { library } from "../ffi/library.ts";
+import { ConfField, InfoField, LinkField, SizeKey, StatsField } from "../ffi/symbols.ts";
+import type { PacketBatch } from "./burst.ts";
+import { cstring, fromCString } from "./cstring.ts";
+import { onCleanup, requireEal } from "./eal.ts";
+import { check, DpdkError } from "./errors.ts";
+import type { Mempool } from "./mempool.ts";
+
+/** Link state of a port. */
+export interface LinkStatus {
+  /** Whether the link is up. */
+  up: boolean;
+  /** Speed in Mbit/s (0 when unknown). */
+  speedMbps: number;
+  /** Full duplex. */
+  fullDuplex: boolean;
+  /** Autonegotiated. */
+  autoneg: boolean;
+}
+
+/** What a device can do (`rte_eth_dev_info`), and its current settings. */
+export interface PortCapabilities {
+  /** Maximum receive queues. */
+  maxRxQueues: number;
+  /** Maximum transmit queues. */
+  maxTxQueues: number;
+  /** Receive descriptors per queue: minimum, maximum, and the multiple required. */
+  rxDescriptors: { min: number; max: number; align: number };
+  /** Transmit descriptors per queue: minimum, maximum, and the multiple required. */
+  txDescriptors: { min: number; max: number; align: number };
+  /** MTU limits. */
+  minMtu: number;
+  /** Largest MTU the device accepts. */
+  maxMtu: number;
+  /** Current MTU. */
+  mtu: number;
+  /** Receive offloads supported (`RTE_ETH_RX_OFFLOAD_*` bits). */
+  rxOffloads: bigint;
+  /** Transmit offloads supported (`RTE_ETH_TX_OFFLOAD_*` bits). */
+  txOffloads: bigint;
+  /** RSS hash functions supported (`RTE_ETH_RSS_*` bits). */
+  rssOffloads: bigint;
+  /** Kernel interface index bound to the port, 0 if none. */
+  ifIndex: number;
+  /** Whether promiscuous mode is on. */
+  promiscuous: boolean;
+}
+
+/** A port as {@linkcode Port.list} reports it. */
+export interface PortInfo {
+  /** Port id. */
+  id: number;
+  /** Device name, e.g. `net_null0` or `0000:00:06.0`. */
+  name: string;
+  /** Driver name, e.g. `net_null`. */
+  driver: string;
+  /** MAC address, `aa:bb:cc:dd:ee:ff`. */
+  mac: string;
+  /** NUMA socket, -1 if unknown. */
+  socket: number;
+  /** Current link state. */
+  link: LinkStatus;
+}
+
+/** Port counters (`rte_eth_stats`). */
+export interface PortStats {
+  /** Packets received. */
+  ipackets: number;
+  /** Packets sent. */
+  opackets: number;
+  /** Bytes received. */
+  ibytes: number;
+  /** Bytes sent. */
+  obytes: number;
+  /** Packets the hardware dropped because the receive queues were full. */
+  imissed: number;
+  /** Erroneous received packets. */
+  ierrors: number;
+  /** Failed transmissions. */
+  oerrors: number;
+  /** Receive failures for lack of mbufs. */
+  rxNoMbuf: number;
+}
+
+/** Receive offload bits (`RTE_ETH_RX_OFFLOAD_*`), for {@linkcode PortConfig.rxOffloads}. */
+export const RxOffload = {
+  VLAN_STRIP: 1n << 0n,
+  IPV4_CKSUM: 1n << 1n,
+  UDP_CKSUM: 1n << 2n,
+  TCP_CKSUM: 1n << 3n,
+  TCP_LRO: 1n << 4n,
+  SCATTER: 1n << 13n,
+  TIMESTAMP: 1n << 14n,
+  RSS_HASH: 1n << 19n,
+} as const;
+
+/** Transmit offload bits (`RTE_ETH_TX_OFFLOAD_*`), for {@linkcode PortConfig.txOffloads}. */
+export const TxOffload = {
+  VLAN_INSERT: 1n << 0n,
+  IPV4_CKSUM: 1n << 1n,
+  UDP_CKSUM: 1n << 2n,
+  TCP_CKSUM: 1n << 3n,
+  TCP_TSO: 1n << 5n,
+  MULTI_SEGS: 1n << 15n,
+  MBUF_FAST_FREE: 1n << 16n,
+} as const;
+
+/** RSS hash functions (`RTE_ETH_RSS_*`), for {@linkcode PortConfig.rss}. */
+export const Rss = {
+  IPV4: 1n << 2n,
+  NONFRAG_IPV4_TCP: 1n << 4n,
+  NONFRAG_IPV4_UDP: 1n << 5n,
+  IPV6: 1n << 8n,
+  NONFRAG_IPV6_TCP: 1n << 10n,
+  NONFRAG_IPV6_UDP: 1n << 11n,
+  /** IPv4/IPv6 addresses plus TCP/UDP ports. */
+  IP_TCP_UDP: (1n << 2n) | (1n << 4n) | (1n << 5n) | (1n << 8n) | (1n << 10n) | (1n << 11n),
+} as const;
+
+/** Options of {@linkcode Port.open}. */
+export interface PortConfig {
+  /** Pool that receive queues take their mbufs from. Required. */
+  pool: Mempool;
+  /** Receive queues. Default: 1. */
+  rxQueues?: number;
+  /** Transmit queues. Default: 1. */
+  txQueues?: number;
+  /** Descriptors per receive queue. Default: 1024, clamped to the device's limits. */
+  rxDescriptors?: number;
+  /** Descriptors per transmit queue. Default: 1024, clamped to the device's limits. */
+  txDescriptors?: number;
+  /** MTU in bytes. Default: the device's. */
+  mtu?: number;
+  /** Promiscuous mode. Default: `true`, as DPDK's samples do. */
+  promiscuous?: boolean;
+  /** Receive offloads ({@linkcode RxOffload} bits), each checked against the device. Default: none. */
+  rxOffloads?: bigint;
+  /** Transmit offloads ({@linkcode TxOffload} bits), each checked against the device. Default: none. */
+  txOffloads?: bigint;
+  /** RSS hash functions ({@linkcode Rss} bits) to spread flows over rx queues. Default: none. */
+  rss?: bigint;
+  /** Start the port after configuring it. Default: `true`. */
+  start?: boolean;
+}
+
+const STATE_STOPPED = 0;
+const STATE_STARTED = 1;
+const STATE_CLOSED = 2;
+
+const openPorts = new Map<number, Port>();
+
+function macString(value: bigint): string {
+  const parts: string[] = [];
+  for (let shift = 40n; shift >= 0n; shift -= 8n) {
+    parts.push(((value >> shift) & 0xffn).toString(16).padStart(2, "0"));
+  }
+  return parts.join(":");
+}
+
+function portName(id: number): string {
+  const buf = new Uint8Array(64);
+  check("rte_eth_dev_get_name_by_port", library().symbols.dd_port_name(id, buf, buf.length));
+  return fromCString(buf);
+}
+
+function readInfo(id: number): { words: BigUint64Array; driver: string } {
+  const words = new BigUint64Array(InfoField.FIELDS);
+  const driver = new Uint8Array(64);
+  check(
+    "rte_eth_dev_info_get",
+    library().symbols.dd_port_info(id, new Uint8Array(words.buffer), driver, driver.length),
+    `port ${id}`,
+  );
+  return { words, driver: fromCString(driver) };
+}
+
+function readLink(id: number): LinkStatus {
+  const w = new BigUint64Array(LinkField.FIELDS);
+  check("rte_eth_link_get_nowait", library().symbols.dd_port_link(id, new Uint8Array(w.buffer)));
+  return {
+    up: w[LinkField.UP] !== 0n,
+    speedMbps: Number(w[LinkField.SPEED]),
+    fullDuplex: w[LinkField.FULL_DUPLEX] !== 0n,
+    autoneg: w[LinkField.AUTONEG] !== 0n,
+  };
+}
+
+/** Resolves a port id or device name to a valid port id, or throws. */
+function resolvePort(idOrName: number | string, what: string): number {
+  const s = library().symbols;
+  if (typeof idOrName === "string") {
+    const ret = s.dd_port_by_name(cstring(idOrName));
+    if (ret < 0) {
+      const known = Port.list().map((p) => `${p.id}:${p.name}`).join(", ") || "none";
+      throw new DpdkError(
+        "rte_eth_dev_get_port_by_name",
+        -ret,
+        `${what}: no port named "${idOrName}" (ports: ${known})`,
+      );
+    }
+    return ret;
+  }
+  if (!Number.isInteger(idOrName) || idOrName < 0 || idOrName > 0xffff) {
+    throw new RangeError(`${what}: port id ${idOrName} is not an integer in 0..65535`);
+  }
+  if (s.dd_port_is_valid(idOrName) !== 1) {
+    const known = Port.list().map((p) => `${p.id}:${p.name}`).join(", ") || "none";
+    throw new DpdkError(
+      "rte_eth_dev_is_valid_port",
+      19,
+      `${what}: no port ${idOrName} (ports: ${known})`,
+    );
+  }
+  return idOrName;
+}
+
+function checkCount(what: string, value: number, min: number, max: number, unit: string): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${what}: ${value} ${unit} is outside the device's limits ${min}..${max}`);
+  }
+}
+
+function unsupportedBits(wanted: bigint, capa: bigint): string[] {
+  const bad: string[] = [];
+  for (let bit = 0n; bit < 64n; bit++) {
+    if ((wanted >> bit) & 1n && !((capa >> bit) & 1n)) bad.push(`bit ${bit}`);
+  }
+  return bad;
+}
+
+function describeBits(table: Record<string, bigint>, bits: string[]): string {
+  return bits.map((b) => {
+    const n = BigInt(b.slice(4));
+    const name = Object.entries(table).find(([, v]) => v === 1n << n)?.[0];
+    return name ?? b;
+  }).join(", ");
+}
+
+/**
+ * An Ethernet port opened for packet I/O.
+ *
+ * @example
+ * ```ts
+ * import { Eal, Mempool, PacketBatch, Port } from "@deno-dpdk/dpdk";
+ * Eal.init({ hugepages: false, pci: false, vdevs: ["net_null0", "net_null1"] });
+ * const pool = Mempool.create();
+ * using rx = Port.open(0, { pool });
+ * using tx = Port.open("net_null1", { pool });
+ * using batch = new PacketBatch(pool, 32);
+ * for (let i = 0; i < 1000; i++) {
+ *   rx.receive(0, batch);
+ *   tx.send(0, batch);
+ * }
+ * console.log(rx.stats().ipackets, tx.stats().opackets);
+ * ```
+ */
+export class Port {
+  readonly #id: number;
+  readonly #name: string;
+  readonly #driver: string;
+  #state = STATE_STOPPED;
+  #rxQueues: number;
+  #txQueues: number;
+  #pool: Mempool;
+  #detach: () => void;
+  #unregister: () => void;
+  #stats = new BigUint64Array(StatsField.FIELDS);
+  // Taken from lib.symbols once: the hot path calls them without a lookup.
+  #rxBurst: (port: number, queue: number, batch: Deno.PointerObject) => number;
+  #txBurst: (port: number, queue: number, batch: Deno.PointerObject, keep: number) => number;
+
+  private constructor(id: number, config: PortConfig) {
+    this.#id = id;
+    this.#name = portName(id);
+    this.#pool = config.pool;
+    this.#rxQueues = config.rxQueues ?? 1;
+    this.#txQueues = config.txQueues ?? 1;
+    const s = library().symbols;
+    this.#rxBurst = s.dd_rx_burst;
+    this.#txBurst = s.dd_tx_burst;
+    const { words, driver } = readInfo(id);
+    this.#driver = driver;
+    this.#configure(config, words);
+    this.#detach = config.pool.adopt(() => this.close());
+    this.#unregister = onCleanup("port", () => this.close());
+  }
+
+  /** Lists the ports DPDK knows: probed NICs and virtual devices. Needs the EAL. */
+  static list(): PortInfo[] {
+    requireEal("Port.list");
+    const s = library().symbols;
+    const out: PortInfo[] = [];
+    const max = s.dd_max_ports();
+    for (let id = s.dd_port_next(0); id < max; id = s.dd_port_next(id + 1)) {
+      const { words, driver } = readInfo(id);
+      out.push({
+        id,
+        name: portName(id),
+        driver,
+        mac: macString(words[InfoField.MAC]),
+        socket: Number(BigInt.asIntN(64, words[InfoField.SOCKET_ID])),
+        link: readLink(id),
+      });
+    }
+    return out;
+  }
+
+  /** The device's limits and current settings, without opening it. */
+  static capabilities(idOrName: number | string): PortCapabilities {
+    requireEal("Port.capabilities");
+    const { words: w } = readInfo(resolvePort(idOrName, "Port.capabilities"));
+    const n = (f: number) => Number(w[f]);
+    return {
+      maxRxQueues: n(InfoField.MAX_RX_QUEUES),
+      maxTxQueues: n(InfoField.MAX_TX_QUEUES),
+      rxDescriptors: {
+        min: n(InfoField.RX_DESC_MIN),
+        max: n(InfoField.RX_DESC_MAX),
+        align: n(InfoField.RX_DESC_ALIGN),
+      },
+      txDescriptors: {
+        min: n(InfoField.TX_DESC_MIN),
+        max: n(InfoField.TX_DESC_MAX),
+        align: n(InfoField.TX_DESC_ALIGN),
+      },
+      minMtu: n(InfoField.MIN_MTU),
+      maxMtu: n(InfoField.MAX_MTU),
+      mtu: n(InfoField.MTU),
+      rxOffloads: w[InfoField.RX_OFFLOAD_CAPA],
+      txOffloads: w[InfoField.TX_OFFLOAD_CAPA],
+      rssOffloads: w[InfoField.RSS_OFFLOADS],
+      ifIndex: n(InfoField.IF_INDEX),
+      promiscuous: w[InfoField.PROMISCUOUS] !== 0n,
+    };
+  }
+
+  /**
+   * Configures a port, sets up its queues on the port's NUMA socket, and
+   * (unless `start: false`) starts it. Every setting is checked against the
+   * device's reported limits first, with a message naming the limit.
+   */
+  static open(idOrName: number | string, config: PortConfig): Port {
+    requireEal("Port.open");
+    if (!config || typeof config !== "object" || !config.pool) {
+      throw new TypeError("Port.open: config.pool (a Mempool) is required");
+    }
+    const id = resolvePort(idOrName, "Port.open");
+    if (openPorts.has(id)) {
+      throw new DpdkError("Port.open", 16, `Port.open: port ${id} is already open; close it first`);
+    }
+    const port = new Port(id, config);
+    openPorts.set(id, port);
+    return port;
+  }
+
+  #configure(config: PortConfig, w: BigUint64Array): void {
+    const s = library().symbols;
+    const id = this.#id;
+    const what = `port ${id} (${this.#driver})`;
+    const n = (f: number) => Number(w[f]);
+    checkCount(`${what} rxQueues`, this.#rxQueues, 1, n(InfoField.MAX_RX_QUEUES), "queues");
+    checkCount(`${what} txQueues`, this.#txQueues, 1, n(InfoField.MAX_TX_QUEUES), "queues");
+    const desc = (dir: "rx" | "tx", asked: number | undefined): number => {
+      const [min, max, align] = dir === "rx"
+        ? [n(InfoField.RX_DESC_MIN), n(InfoField.RX_DESC_MAX), n(InfoField.RX_DESC_ALIGN)]
+        : [n(InfoField.TX_DESC_MIN), n(InfoField.TX_DESC_MAX), n(InfoField.TX_DESC_ALIGN)];
+      if (asked === undefined) return Math.min(Math.max(1024, min), max);
+      checkCount(`${what} ${dir}Descriptors`, asked, Math.max(min, 1), max, "descriptors");
+      if (align > 1 && asked % align !== 0) {
+        throw new RangeError(
+          `${what} ${dir}Descriptors: ${asked} is not a multiple of ${align} as the device ` +
+            `requires (try ${Math.ceil(asked / align) * align})`,
+        );
+      }
+      return asked;
+    };
+    const rxDesc = desc("rx", config.rxDescriptors);
+    const txDesc = desc("tx", config.txDescriptors);
+    if (config.mtu !== undefined) {
+      checkCount(`${what} mtu`, config.mtu, n(InfoField.MIN_MTU), n(InfoField.MAX_MTU), "bytes");
+    }
+    const offloads = (dir: "rx" | "tx", wanted: bigint | undefined, capa: bigint): bigint => {
+      if (wanted === undefined) return 0n;
+      if (typeof wanted !== "bigint") {
+        throw new TypeError(`${what} ${dir}Offloads must be a bigint of offload bits`);
+      }
+      const bad = unsupportedBits(wanted, capa);
+      if (bad.length > 0) {
+        const table = dir === "rx" ? RxOffload : TxOffload;
+        throw new RangeError(
+          `${what} does not support ${dir} offloads ${describeBits(table, bad)} ` +
+            `(supported mask 0x${capa.toString(16)})`,
+        );
+      }
+      return wanted;
+    };
+    const conf = new BigUint64Array(ConfField.FIELDS);
+    conf[ConfField.MTU] = BigInt(config.mtu ?? 0);
+    conf[ConfField.RX_OFFLOADS] = offloads("rx", config.rxOffloads, w[InfoField.RX_OFFLOAD_CAPA]);
+    conf[ConfField.TX_OFFLOADS] = offloads("tx", config.txOffloads, w[InfoField.TX_OFFLOAD_CAPA]);
+    if (config.rss !== undefined && config.rss !== 0n) {
+      const capa = w[InfoField.RSS_OFFLOADS];
+      const bad = unsupportedBits(config.rss, capa);
+      if (bad.length > 0) {
+        throw new RangeError(
+          `${what} does not support RSS hash functions ${describeBits(Rss, bad)} ` +
+            `(supported mask 0x${capa.toString(16)})`,
+        );
+      }
+      conf[ConfField.RSS_HF] = config.rss;
+    }
+    check(
+      "rte_eth_dev_configure",
+      s.dd_port_configure(id, this.#rxQueues, this.#txQueues, new Uint8Array(conf.buffer)),
+      what,
+    );
+    const socket = Number(BigInt.asIntN(64, w[InfoField.SOCKET_ID]));
+    const pool = config.pool.unsafeHandle;
+    for (let q = 0; q < this.#rxQueues; q++) {
+      check(
+        "rte_eth_rx_queue_setup",
+        s.dd_port_rxq_setup(id, q, rxDesc, socket, pool),
+        `${what} rx queue ${q}`,
+      );
+    }
+    for (let q = 0; q < this.#txQueues; q++) {
+      check(
+        "rte_eth_tx_queue_setup",
+        s.dd_port_txq_setup(id, q, txDesc, socket),
+        `${what} tx queue ${q}`,
+      );
+    }
+    if (config.start !== false) this.start();
+    if (config.promiscuous !== false) {
+      check("rte_eth_promiscuous_enable", s.dd_port_promiscuous(id, 1), what);
+    }
+  }
+
+  /** Port id. */
+  get id(): number {
+    return this.#id;
+  }
+
+  /** Device name, e.g. `net_null0`. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** Driver name, e.g. `net_null`. */
+  get driver(): string {
+    return this.#driver;
+  }
+
+  /** Number of receive queues configured. */
+  get rxQueues(): number {
+    return this.#rxQueues;
+  }
+
+  /** Number of transmit queues configured. */
+  get txQueues(): number {
+    return this.#txQueues;
+  }
+
+  /** The pool the receive queues use. */
+  get pool(): Mempool {
+    return this.#pool;
+  }
+
+  /** Whether the port is started. */
+  get started(): boolean {
+    return this.#state === STATE_STARTED;
+  }
+
+  /** Whether {@linkcode Port.close} has run. */
+  get closed(): boolean {
+    return this.#state === STATE_CLOSED;
+  }
+
+  #open(what: string): void {
+    if (this.#state === STATE_CLOSED) {
+      throw new DpdkError(what, 0, `Cannot ${what} a closed Port (port ${this.#id})`);
+    }
+    requireEal(what);
+  }
+
+  /** MAC address, `aa:bb:cc:dd:ee:ff`. */
+  get mac(): string {
+    this.#open("read");
+    return macString(readInfo(this.#id).words[InfoField.MAC]);
+  }
+
+  /** Starts the port (`rte_eth_dev_start`). No-op if started. */
+  start(): void {
+    this.#open("start");
+    if (this.#state === STATE_STARTED) return;
+    check("rte_eth_dev_start", library().symbols.dd_port_start(this.#id), `port ${this.#id}`);
+    this.#state = STATE_STARTED;
+  }
+
+  /** Stops the port (`rte_eth_dev_stop`). No-op if stopped. */
+  stop(): void {
+    this.#open("stop");
+    if (this.#state !== STATE_STARTED) return;
+    this.#state = STATE_STOPPED;
+    check("rte_eth_dev_stop", library().symbols.dd_port_stop(this.#id), `port ${this.#id}`);
+  }
+
+  /** Current link state. */
+  link(): LinkStatus {
+    this.#open("read the link of");
+    return readLink(this.#id);
+  }
+
+  /** Polls until the link is up or `timeoutMs` passes; returns the last state. */
+  async waitForLink(timeoutMs = 3000): Promise<LinkStatus> {
+    const end = performance.now() + timeoutMs;
+    let link = this.link();
+    while (!link.up && performance.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+      link = this.link();
+    }
+    return link;
+  }
+
+  /** Device limits and current settings. */
+  capabilities(): PortCapabilities {
+    this.#open("read");
+    return Port.capabilities(this.#id);
+  }
+
+  /** Basic counters (`rte_eth_stats_get`). */
+  stats(): PortStats {
+    this.#open("read stats of");
+    const w = this.#stats;
+    check("rte_eth_stats_get", library().symbols.dd_port_stats(this.#id, new Uint8Array(w.buffer)));
+    return {
+      ipackets: Number(w[StatsField.IPACKETS]),
+      opackets: Number(w[StatsField.OPACKETS]),
+      ibytes: Number(w[StatsField.IBYTES]),
+      obytes: Number(w[StatsField.OBYTES]),
+      imissed: Number(w[StatsField.IMISSED]),
+      ierrors: Number(w[StatsField.IERRORS]),
+      oerrors: Number(w[StatsField.OERRORS]),
+      rxNoMbuf: Number(w[StatsField.RX_NOMBUF]),
+    };
+  }
+
+  /** Resets the basic counters. */
+  resetStats(): void {
+    this.#open("reset stats of");
+    check("rte_eth_stats_reset", library().symbols.dd_port_stats_reset(this.#id));
+  }
+
+  /** Extended, driver-specific counters by name (`rte_eth_xstats_get`). */
+  xstats(): Record<string, number> {
+    this.#open("read xstats of");
+    const s = library().symbols;
+    const count = check("rte_eth_xstats_get_names", s.dd_xstats_count(this.#id));
+    const nameSize = s.dd_size_of(SizeKey.XSTAT_NAME);
+    const names = new Uint8Array(Math.max(count, 1) * nameSize);
+    const values = new BigUint64Array(Math.max(count, 1));
+    const got = check(
+      "rte_eth_xstats_get",
+      s.dd_xstats_get(this.#id, names, new Uint8Array(values.buffer), count),
+    );
+    const out: Record<string, number> = {};
+    for (let i = 0; i < got; i++) {
+      out[fromCString(names, i * nameSize, nameSize)] = Number(values[i]);
+    }
+    return out;
+  }
+
+  /** Sets the MTU (checked against the device's limits). */
+  setMtu(mtu: number): void {
+    this.#open("set the MTU of");
+    const w = readInfo(this.#id).words;
+    checkCount(
+      `port ${this.#id} mtu`,
+      mtu,
+      Number(w[InfoField.MIN_MTU]),
+      Number(w[InfoField.MAX_MTU]),
+      "bytes",
+    );
+    check("rte_eth_dev_set_mtu", library().symbols.dd_port_set_mtu(this.#id, mtu));
+  }
+
+  /** Turns promiscuous mode on or off. */
+  setPromiscuous(on: boolean): void {
+    this.#open("set promiscuous mode of");
+    check(
+      "rte_eth_promiscuous_enable",
+      library().symbols.dd_port_promiscuous(this.#id, on ? 1 : 0),
+    );
+  }
+
+  #notReady(what: string, queue: number, queues: number): never {
+    this.#open(what);
+    if (this.#state !== STATE_STARTED) {
+      throw new DpdkError(
+        what,
+        0,
+        `Cannot ${what} on port ${this.#id}: it is stopped; call start()`,
+      );
+    }
+    throw new RangeError(
+      `${what}: queue ${queue} is outside 0..${queues - 1} configured on port ${this.#id}`,
+    );
+  }
+
+  /**
+   * Receives up to `batch.free` packets from rx `queue`, appending them to
+   * `batch`. Returns how many arrived (often 0: this is a poll).
+   */
+  receive(queue: number, batch: PacketBatch): number {
+    if (
+      this.#state !== STATE_STARTED ||
+      !(queue >= 0 && queue < this.#rxQueues && (queue | 0) === queue)
+    ) {
+      this.#notReady("receive", queue, this.#rxQueues);
+    }
+    const n = this.#rxBurst(this.#id, queue, batch.unsafeHandle);
+    if (n !== 0 && batch.foreignCount !== 0) this.#foreign(batch);
+    return n;
+  }
+
+  #foreign(batch: PacketBatch): never {
+    const count = batch.foreignCount;
+    throw new DpdkError(
+      "receive",
+      0,
+      `port ${this.#id} delivered ${count} mbufs that do not belong to pool "${batch.pool.name}" ` +
+        `of the batch (they came from another pool, e.g. through a ring): give ports that ` +
+        `exchange packets one shared pool. The batch holds them; clear() frees them.`,
+    );
+  }
+
+  /**
+   * Sends every packet of `batch` on tx `queue`. Packets the driver did not
+   * take are freed (as DPDK's samples do), so afterwards the batch is empty.
+   * Returns the number sent.
+   */
+  send(queue: number, batch: PacketBatch): number {
+    if (
+      this.#state !== STATE_STARTED ||
+      !(queue >= 0 && queue < this.#txQueues && (queue | 0) === queue)
+    ) {
+      this.#notReady("send", queue, this.#txQueues);
+    }
+    const n = this.#txBurst(this.#id, queue, batch.unsafeHandle, 0);
+    if (n < 0) this.#badLength(batch, -n - 1);
+    return n;
+  }
+
+  /**
+   * Sends what the driver takes now and keeps the rest at the front of
+   * `batch` for a retry. Returns the number sent.
+   */
+  trySend(queue: number, batch: PacketBatch): number {
+    if (
+      this.#state !== STATE_STARTED ||
+      !(queue >= 0 && queue < this.#txQueues && (queue | 0) === queue)
+    ) {
+      this.#notReady("send", queue, this.#txQueues);
+    }
+    const n = this.#txBurst(this.#id, queue, batch.unsafeHandle, 1);
+    if (n < 0) this.#badLength(batch, -n - 1);
+    return n;
+  }
+
+  #badLength(batch: PacketBatch, i: number): never {
+    throw new RangeError(
+      `send: packet ${i} has length ${
+        batch.lengths[i]
+      }, more than its buffer holds; nothing was sent`,
+    );
+  }
+
+  /** Stops and closes the port (`rte_eth_dev_close`). Idempotent. */
+  close(): void {
+    if (this.#state === STATE_CLOSED) return;
+    const s = library().symbols;
+    if (this.#state === STATE_STARTED) s.dd_port_stop(this.#id);
+    this.#state = STATE_CLOSED;
+    openPorts.delete(this.#id);
+    this.#detach();
+    this.#unregister();
+    s.dd_port_close(this.#id);
+  }
+
+  /** Same as {@linkcode Port.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** The open {@linkcode Port} with this id, if any (internal, for vdev removal). */
+export function openPort(id: number): Port | undefined {
+  return openPorts.get(id);
+}
