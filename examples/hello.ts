@@ -1,0 +1,29 @@
+/**
+ * Initialises the EAL from a DPDK command line and prints what it sees:
+ * lcores (with their CPUs) and ports.
+ *
+ *   deno run --allow-ffi --allow-read --allow-env examples/hello.ts -c 0x3 --no-huge --no-pci
+ *
+ * With no arguments: `-c 0x3 --no-huge -m 256 --no-pci --vdev=net_null0`.
+ *
+ * @module
+ */
+import { dpdkVersion, Eal, Lcore, Port, splitArgs } from "../mod.ts";
+
+const DEFAULT_EAL = ["-c", "0x3", "--no-huge", "-m", "256", "--no-pci", "--vdev=net_null0"];
+const { eal } = splitArgs(Deno.args);
+
+Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
+console.log(`${dpdkVersion()}, EAL arguments: ${Eal.args.join(" ")}`);
+for (const l of Lcore.list()) {
+  console.log(`lcore ${l.id}: cpu ${l.cpu}, socket ${l.socket}${l.main ? " (main)" : ""}`);
+}
+const ports = Port.list();
+if (ports.length === 0) console.log("no ports (add --vdev=net_null0, or bind a NIC)");
+for (const p of ports) {
+  console.log(
+    `port ${p.id}: ${p.name} driver ${p.driver} mac ${p.mac} socket ${p.socket} ` +
+      `link ${p.link.up ? "up" : "down"} ${p.link.speedMbps} Mbps`,
+  );
+}
+Eal.cleanup();
