@@ -15,7 +15,7 @@ import {
 import { BROADCAST_MAC, EtherType, macToNumber, writeMac } from "./ethernet.ts";
 import { ArpOperation } from "./arp.ts";
 import { IcmpType } from "./icmp.ts";
-import { Icmpv6Type, NeighborAdvertisementFlags, NdpOption } from "./icmpv6.ts";
+import { Icmpv6Type, NdpOption, NeighborAdvertisementFlags } from "./icmpv6.ts";
 import { IpProtocol } from "./ip_protocol.ts";
 import { parseIpv4 } from "./ipv4.ts";
 import { ipv6ToString, parseIpv6 } from "./ipv6.ts";
@@ -194,9 +194,13 @@ function ipAddresses(srcIp: string, dstIp: string): IpAddresses {
   if (v6 !== dstIp.includes(":")) {
     throw new TypeError(`srcIp "${srcIp}" and dstIp "${dstIp}" are of different IP families`);
   }
-  return v6
-    ? { v6, src4: 0, dst4: 0, src6: parseIpv6(srcIp), dst6: parseIpv6(dstIp) }
-    : { v6, src4: parseIpv4(srcIp), dst4: parseIpv4(dstIp), src6: new Uint8Array(16), dst6: new Uint8Array(16) };
+  return v6 ? { v6, src4: 0, dst4: 0, src6: parseIpv6(srcIp), dst6: parseIpv6(dstIp) } : {
+    v6,
+    src4: parseIpv4(srcIp),
+    dst4: parseIpv4(dstIp),
+    src6: new Uint8Array(16),
+    dst6: new Uint8Array(16),
+  };
 }
 
 /**
@@ -229,7 +233,10 @@ function buildIpFrame(
   const ttl = opts.ttl ?? 64;
   const l4 = l3 + ipHeader;
   if (addr.v6) {
-    v.setUint32(l3, (6 << 28 | ((opts.tos ?? 0) & 0xff) << 20 | ((opts.flowLabel ?? 0) & 0xfffff)) >>> 0);
+    v.setUint32(
+      l3,
+      (6 << 28 | ((opts.tos ?? 0) & 0xff) << 20 | ((opts.flowLabel ?? 0) & 0xfffff)) >>> 0,
+    );
     v.setUint16(l3 + 4, l4Length);
     v.setUint8(l3 + 6, protocol);
     v.setUint8(l3 + 7, ttl);
@@ -301,7 +308,9 @@ export function buildTcpFrame(options: TcpFrameOptions): Uint8Array {
   const payload = payloadBytes(options.payload);
   const opts = options.options ?? new Uint8Array(0);
   const optLength = Math.ceil(opts.length / 4) * 4;
-  if (optLength > 40) throw new RangeError(`TCP options are limited to 40 bytes, got ${opts.length}`);
+  if (optLength > 40) {
+    throw new RangeError(`TCP options are limited to 40 bytes, got ${opts.length}`);
+  }
   const hlen = 20 + optLength;
   const srcPort = checkU16("srcPort", options.srcPort);
   const dstPort = checkU16("dstPort", options.dstPort);
@@ -529,7 +538,9 @@ export function writeUdpFrame(
   const udpLength = 8 + fields.payloadLength;
   const length = l4 - offset + udpLength;
   if (!(offset >= 0 && offset + length <= view.byteLength) || udpLength + 20 > 0xffff) {
-    throw new RangeError(`A ${length}-byte frame at ${offset} does not fit in ${view.byteLength} bytes`);
+    throw new RangeError(
+      `A ${length}-byte frame at ${offset} does not fit in ${view.byteLength} bytes`,
+    );
   }
   writeMac(view, offset, fields.dstMac);
   writeMac(view, offset + 6, fields.srcMac);
