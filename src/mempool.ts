@@ -103,7 +103,7 @@ export class Mempool {
 
   #live(what: string): Deno.PointerObject {
     if (this.#handle === null) {
-      throw new DpdkError(what, 0, `Cannot ${what} a closed Mempool ("${this.#name}")`);
+      throw new DpdkError("Mempool", 0, `Cannot ${what} a closed Mempool ("${this.#name}")`);
     }
     return this.#handle;
   }

@@ -484,7 +484,11 @@ export class Port {
 
   #open(what: string): void {
     if (this.#state === STATE_CLOSED) {
-      throw new DpdkError(what, 0, `Cannot ${what} a closed Port (port ${this.#id})`);
+      throw new DpdkError(
+        `Port.${what.split(" ")[0]}`,
+        0,
+        `Cannot ${what} a closed Port (port ${this.#id})`,
+      );
     }
     requireEal(what);
   }
@@ -600,7 +604,7 @@ export class Port {
   }
 
   #notReady(what: string, queue: number, queues: number): never {
-    this.#open(what);
+    this.#open(`${what} on`);
     if (this.#state !== STATE_STARTED) {
       throw new DpdkError(
         what,
@@ -632,7 +636,7 @@ export class Port {
   #foreign(batch: PacketBatch): never {
     const count = batch.foreignCount;
     throw new DpdkError(
-      "receive",
+      "Port.receive",
       0,
       `port ${this.#id} delivered ${count} mbufs that do not belong to pool "${batch.pool.name}" ` +
         `of the batch (they came from another pool, e.g. through a ring): give ports that ` +

@@ -54,7 +54,12 @@ export class VirtualDevice {
     }
     const s = library().symbols;
     const text = argString(args);
-    check("rte_vdev_init", s.dd_vdev_create(cstring(name), cstring(text)), `${name} ${text}`);
+    check(
+      "rte_vdev_init",
+      s.dd_vdev_create(cstring(name), cstring(text)),
+      `"${name}" with arguments "${text}" (unknown driver, bad arguments or name in use; ` +
+        `DPDK's log says which)`,
+    );
     const port = s.dd_port_by_name(cstring(name));
     if (port < 0) {
       s.dd_vdev_remove(cstring(name));
