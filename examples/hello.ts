@@ -4,13 +4,22 @@
  *
  *   deno run --allow-ffi --allow-read --allow-env examples/hello.ts -c 0x3 --no-huge --no-pci
  *
- * With no arguments: `-c 0x3 --no-huge -m 256 --no-pci --vdev=net_null0`.
+ * With no arguments: `-c 0x3 --no-huge -m 256 --no-pci --no-shconf --vdev=net_null0`.
  *
  * @module
  */
 import { dpdkVersion, Eal, Lcore, Port, splitArgs } from "../mod.ts";
 
-const DEFAULT_EAL = ["-c", "0x3", "--no-huge", "-m", "256", "--no-pci", "--vdev=net_null0"];
+const DEFAULT_EAL = [
+  "-c",
+  "0x3",
+  "--no-huge",
+  "-m",
+  "256",
+  "--no-pci",
+  "--no-shconf",
+  "--vdev=net_null0",
+];
 const { eal } = splitArgs(Deno.args);
 
 Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);

@@ -25,6 +25,7 @@ const DEFAULT_EAL = [
   "-m",
   "512",
   "--no-pci",
+  "--no-shconf", // leave no runtime files in /var/run/dpdk
   "--vdev=net_null0",
   "--vdev=net_null1",
   "--log-level=notice",

@@ -10,7 +10,9 @@ const timer = setTimeout(() => {
 }, Number(timeout ?? 10000));
 sock.on("message", (msg, rinfo) => {
   clearTimeout(timer);
-  console.log(JSON.stringify({ payload: msg.toString("utf8"), from: rinfo.address, port: rinfo.port }));
+  console.log(
+    JSON.stringify({ payload: msg.toString("utf8"), from: rinfo.address, port: rinfo.port }),
+  );
   sock.close();
 });
 sock.bind(Number(port), ip, () => console.log("LISTENING"));

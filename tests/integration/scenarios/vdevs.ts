@@ -50,7 +50,12 @@ function cycle(name: string, args: Record<string, string | number> | string = ""
 
 cycle("net_null7");
 cycle("net_ring7");
-cycle("net_memif7", { role: "server", id: 0, socket: `${dir}/memif.sock`, "socket-abstract": "no" });
+cycle("net_memif7", {
+  role: "server",
+  id: 0,
+  socket: `${dir}/memif.sock`,
+  "socket-abstract": "no",
+});
 if (root) {
   cycle("net_tap7", { iface: `ddtap${Deno.pid % 10000}` });
   cycle("net_af_packet7", { iface: "lo" });
