@@ -10,6 +10,7 @@ export const LIBRARY_FILE = "libdpdk_deno.so";
 
 /** What is missing when the shim cannot be built, with the command that fixes it. */
 export class BuildError extends Error {
+  /** Always `"BuildError"`. */
   override name = "BuildError";
 }
 

@@ -21,6 +21,7 @@ export const SUPPORTED_DPDK: readonly string[] = ["22.11"];
 
 /** The shim could not be found, built, opened or verified. */
 export class LibraryError extends Error {
+  /** Always `"LibraryError"`. */
   override name = "LibraryError";
 }
 

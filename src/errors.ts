@@ -21,6 +21,7 @@ import { library } from "../ffi/library.ts";
  * ```
  */
 export class DpdkError extends Error {
+  /** Always `"DpdkError"`. */
   override name = "DpdkError";
   /** The DPDK (or deno-dpdk) function that failed, e.g. `rte_eth_dev_configure`. */
   readonly function: string;

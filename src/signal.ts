@@ -6,10 +6,10 @@
 import { library } from "../ffi/library.ts";
 import { check } from "./errors.ts";
 
-const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
-
 /** A signal {@linkcode StopSignal} can trap. */
-export type StopSignalName = keyof typeof SIGNALS;
+export type StopSignalName = "SIGHUP" | "SIGINT" | "SIGTERM";
+
+const SIGNALS: Record<StopSignalName, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
 /**
  * A stop flag set by SIGINT/SIGTERM. A C handler counts the signals in memory
