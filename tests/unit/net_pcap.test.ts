@@ -368,6 +368,23 @@ Deno.test("pcap interop with tcpdump", async (t) => {
         });
       });
     }
+    await t.step("tcpdump reads our hand-built pcapng (checks the test's block builder)", () => {
+      const [udp, tcp, icmp] = sampleFrames();
+      const path = `${dir}/hand.pcapng`;
+      for (const le of [true, false]) {
+        Deno.writeFileSync(
+          path,
+          new NgBuilder(le).shb().idb(1, 0, 9).epb(0, 1_700_000_000_000_000_005n, udp)
+            .block(0x0bad, new Uint8Array(4)).spb(tcp).epb(0, 2n, icmp).bytes(),
+        );
+        const text = run(["-r", path, "-nn", "-tt", "--time-stamp-precision=nano"]);
+        const lines = text.trim().split("\n").filter((l) => /^\d+\.\d+ /.test(l));
+        assert.equal(lines.length, 3, text);
+        assert.match(lines[0], /^1700000000\.000000005 IP 10\.0\.0\.1\.1234 > 10\.0\.0\.2\.5678/);
+        assert.match(lines[1], /2001:db8::1\.40000 > 2001:db8::2\.80/);
+        assert.equal(readPcap(Deno.readFileSync(path)).records.length, 3);
+      }
+    });
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
