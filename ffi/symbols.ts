@@ -265,6 +265,55 @@ export const symbols = {
   // signals
   dd_signal_counters: { parameters: [], result: "pointer" }, // volatile uint32_t *
   dd_signal_trap: { parameters: ["i32" /* int sig */], result: "i32" },
+
+  // reference loops in C, for bench/ only
+  dd_ref_io: {
+    parameters: [
+      "u16", // uint16_t rx
+      "u16", // uint16_t tx
+      "u16", // uint16_t burst
+      "u32", // uint32_t iterations
+    ],
+    result: "u64",
+  },
+  dd_ref_macswap: {
+    parameters: [
+      "u16", // uint16_t rx
+      "u16", // uint16_t tx
+      "u16", // uint16_t burst
+      "u32", // uint32_t iterations
+    ],
+    result: "u64",
+  },
+  dd_ref_parse: {
+    parameters: [
+      "u16", // uint16_t port
+      "u16", // uint16_t burst
+      "u32", // uint32_t iterations
+      "buffer", // uint32_t *table
+      "u32", // uint32_t mask
+    ],
+    result: "u64",
+  },
+  dd_ref_txgen: {
+    parameters: [
+      "u16", // uint16_t tx
+      "pointer", // struct rte_mempool *mp
+      "u16", // uint16_t burst
+      "u32", // uint32_t iterations
+      "buffer", // uint64_t *seq
+    ],
+    result: "u64",
+  },
+  dd_ref_rxdrop: {
+    parameters: [
+      "u16", // uint16_t rx
+      "u16", // uint16_t burst
+      "u32", // uint32_t iterations
+    ],
+    result: "u64",
+  },
+  dd_tsc_f64: { parameters: [], result: "f64" }, // double (void)
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened shim. */

@@ -15,6 +15,9 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_prefetch.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
@@ -281,6 +284,9 @@ DD_EXPORT uint32_t dd_rx_burst(uint16_t port, uint16_t queue, struct dd_batch *b
 
 	n = rte_eth_rx_burst(port, queue, m, (uint16_t)(b->cap - b->count));
 	b->foreign = 0;
+	/* The mbuf headers are usually not in L1 yet: start all loads at once. */
+	for (i = 0; i < n; i++)
+		rte_prefetch0(m[i]);
 	for (i = 0; i < n; i++) {
 		off[i] = data_offset(b, m[i]);
 		len[i] = m[i]->data_len;
@@ -310,6 +316,9 @@ DD_EXPORT int dd_tx_burst(uint16_t port, uint16_t queue, struct dd_batch *b, uin
 	total = b->count;
 	for (i = 0; i < total; i++) {
 		struct rte_mbuf *p = m[i];
+		/* Usually unchanged since rx or alloc: then there is nothing to write. */
+		if (likely(len[i] == p->data_len))
+			continue;
 		if (likely(p->nb_segs == 1)) {
 			if (unlikely(len[i] > (uint32_t)(p->buf_len - p->data_off)))
 				return -(int)(i + 1);
@@ -555,3 +564,185 @@ DD_EXPORT int dd_signal_trap(int sig)
 	dd_signal_counts[sig] = 0;
 	return sigaction(sig, &sa, NULL) < 0 ? -errno : 0;
 }
+
+/* =========================================================================
+ * Reference loops in C, for bench/ only: the same workloads as the
+ * TypeScript loops, written as a C programmer would (rte_eth_rx_burst and
+ * rte_eth_tx_burst on plain arrays), run in the same process on the same
+ * ports. Each runs `iterations` bursts and returns the packets processed.
+ * ========================================================================= */
+
+#define DD_REF_MAX_BURST 256
+
+static inline void ref_send_or_free(uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t sent = rte_eth_tx_burst(port, 0, pkts, n);
+	if (unlikely(sent < n))
+		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+}
+
+/* io: receive a burst, send it. */
+DD_EXPORT uint64_t dd_ref_io(uint16_t rx, uint16_t tx, uint16_t burst, uint32_t iterations)
+{
+	struct rte_mbuf *pkts[DD_REF_MAX_BURST];
+	uint64_t total = 0;
+	uint32_t it;
+
+	for (it = 0; it < iterations; it++) {
+		uint16_t n = rte_eth_rx_burst(rx, 0, pkts, burst);
+		if (n == 0)
+			continue;
+		total += n;
+		ref_send_or_free(tx, pkts, n);
+	}
+	return total;
+}
+
+/* macswap: swap destination and source MAC of every packet, then send. */
+DD_EXPORT uint64_t dd_ref_macswap(uint16_t rx, uint16_t tx, uint16_t burst, uint32_t iterations)
+{
+	struct rte_mbuf *pkts[DD_REF_MAX_BURST];
+	uint64_t total = 0;
+	uint32_t it;
+	uint16_t i;
+
+	for (it = 0; it < iterations; it++) {
+		uint16_t n = rte_eth_rx_burst(rx, 0, pkts, burst);
+		for (i = 0; i < n; i++) {
+			struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkts[i], struct rte_ether_hdr *);
+			struct rte_ether_addr tmp = eth->dst_addr;
+			eth->dst_addr = eth->src_addr;
+			eth->src_addr = tmp;
+		}
+		if (n == 0)
+			continue;
+		total += n;
+		ref_send_or_free(tx, pkts, n);
+	}
+	return total;
+}
+
+/*
+ * parse: Ethernet/IPv4/UDP of every packet, count packets per flow (5-tuple
+ * hash into `table`, mask + 1 entries), send the packets back out of `port`
+ * (a net_ring port loops them to its own rx). Non-IPv4/UDP frames count in
+ * table[mask + 1].
+ */
+DD_EXPORT uint64_t dd_ref_parse(uint16_t port, uint16_t burst, uint32_t iterations,
+				uint32_t *table, uint32_t mask)
+{
+	struct rte_mbuf *pkts[DD_REF_MAX_BURST];
+	uint64_t total = 0;
+	uint32_t it;
+	uint16_t i;
+
+	for (it = 0; it < iterations; it++) {
+		uint16_t n = rte_eth_rx_burst(port, 0, pkts, burst);
+		for (i = 0; i < n; i++) {
+			const uint8_t *p = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+			uint32_t len = pkts[i]->data_len, ihl, src, dst, ports, h;
+			if (len < 42 || p[12] != 0x08 || p[13] != 0x00 || (p[14] >> 4) != 4 ||
+			    p[23] != 17) {
+				table[mask + 1]++;
+				continue;
+			}
+			ihl = (uint32_t)(p[14] & 0x0f) * 4;
+			if (ihl < 20 || 14 + ihl + 8 > len) {
+				table[mask + 1]++;
+				continue;
+			}
+			src = rte_be_to_cpu_32(*(const unaligned_uint32_t *)(p + 26));
+			dst = rte_be_to_cpu_32(*(const unaligned_uint32_t *)(p + 30));
+			ports = rte_be_to_cpu_32(*(const unaligned_uint32_t *)(p + 14 + ihl));
+			h = (src * 0x9e3779b1u) ^ dst;
+			h = (h * 0x85ebca6bu) ^ ports;
+			h = (h * 0xc2b2ae35u) ^ 17u;
+			table[(h ^ (h >> 16)) & mask]++;
+		}
+		if (n == 0)
+			continue;
+		total += n;
+		ref_send_or_free(port, pkts, n);
+	}
+	return total;
+}
+
+/*
+ * txgen: allocate a burst, write a 60-byte Ethernet/IPv4/UDP frame with
+ * correct IPv4 and UDP checksums and a sequence number in the payload, send.
+ * seq is in/out. Addresses: 10.0.0.1:1234 -> 10.0.0.2:5678.
+ */
+DD_EXPORT uint64_t dd_ref_txgen(uint16_t tx, struct rte_mempool *mp, uint16_t burst,
+				uint32_t iterations, uint64_t *seq)
+{
+	struct rte_mbuf *pkts[DD_REF_MAX_BURST];
+	uint64_t total = 0, s = *seq;
+	uint32_t it;
+	uint16_t i;
+
+	for (it = 0; it < iterations; it++) {
+		if (rte_pktmbuf_alloc_bulk(mp, pkts, burst) != 0)
+			continue;
+		for (i = 0; i < burst; i++) {
+			struct rte_mbuf *m = pkts[i];
+			uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+			struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+			struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + 14);
+			struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(p + 34);
+			uint64_t be = rte_cpu_to_be_64(s++);
+
+			m->data_len = 60;
+			m->pkt_len = 60;
+			memset(eth->dst_addr.addr_bytes, 0, 6);
+			eth->dst_addr.addr_bytes[0] = 0x02;
+			eth->dst_addr.addr_bytes[5] = 0x02;
+			memset(eth->src_addr.addr_bytes, 0, 6);
+			eth->src_addr.addr_bytes[0] = 0x02;
+			eth->src_addr.addr_bytes[5] = 0x01;
+			eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+			ip->version_ihl = 0x45;
+			ip->type_of_service = 0;
+			ip->total_length = rte_cpu_to_be_16(46);
+			ip->packet_id = 0;
+			ip->fragment_offset = 0;
+			ip->time_to_live = 64;
+			ip->next_proto_id = IPPROTO_UDP;
+			ip->hdr_checksum = 0;
+			ip->src_addr = rte_cpu_to_be_32(0x0a000001);
+			ip->dst_addr = rte_cpu_to_be_32(0x0a000002);
+			udp->src_port = rte_cpu_to_be_16(1234);
+			udp->dst_port = rte_cpu_to_be_16(5678);
+			udp->dgram_len = rte_cpu_to_be_16(26);
+			udp->dgram_cksum = 0;
+			memcpy(p + 42, &be, 8);
+			memset(p + 50, 0, 10);
+			ip->hdr_checksum = rte_ipv4_cksum(ip);
+			udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+		}
+		total += burst;
+		ref_send_or_free(tx, pkts, burst);
+	}
+	*seq = s;
+	return total;
+}
+
+/* rxdrop: receive a burst and free it. */
+DD_EXPORT uint64_t dd_ref_rxdrop(uint16_t rx, uint16_t burst, uint32_t iterations)
+{
+	struct rte_mbuf *pkts[DD_REF_MAX_BURST];
+	uint64_t total = 0;
+	uint32_t it;
+
+	for (it = 0; it < iterations; it++) {
+		uint16_t n = rte_eth_rx_burst(rx, 0, pkts, burst);
+		if (n == 0)
+			continue;
+		total += n;
+		rte_pktmbuf_free_bulk(pkts, n);
+	}
+	return total;
+}
+
+/* The TSC as a double: timestamps without a BigInt per call. */
+DD_EXPORT double dd_tsc_f64(void) { return (double)rte_rdtsc(); }
+

@@ -1,0 +1,188 @@
+/**
+ * The benchmark workloads, each twice: in TypeScript against the public API,
+ * and the C reference loop of the shim, run on the same ports.
+ * Each function runs `iterations` bursts and returns the packets processed.
+ *
+ * @module
+ */
+import { library } from "../ffi/library.ts";
+import type { Mempool, PacketBatch, Port } from "../mod.ts";
+import { parseIpv4, writeUdpFrame } from "../net/mod.ts";
+
+/** Flow table size (a power of two) for the parse workload; one more slot counts non-UDP. */
+export const FLOW_SLOTS = 4096;
+
+/** io: receive a burst, send it. */
+export function denoIo(rx: Port, tx: Port, batch: PacketBatch, iterations: number): number {
+  let total = 0;
+  for (let it = 0; it < iterations; it++) {
+    const n = rx.receive(0, batch);
+    if (n === 0) continue;
+    total += n;
+    tx.send(0, batch);
+  }
+  return total;
+}
+
+/** macswap: swap destination and source MAC through the pool's DataView, then send. */
+export function denoMacswap(rx: Port, tx: Port, batch: PacketBatch, iterations: number): number {
+  const view = batch.view, offsets = batch.offsets;
+  let total = 0;
+  for (let it = 0; it < iterations; it++) {
+    const n = rx.receive(0, batch);
+    for (let i = 0; i < n; i++) {
+      const at = offsets[i];
+      const d0 = view.getUint32(at), d1 = view.getUint16(at + 4);
+      view.setUint32(at, view.getUint32(at + 6));
+      view.setUint16(at + 4, view.getUint16(at + 10));
+      view.setUint32(at + 6, d0);
+      view.setUint16(at + 10, d1);
+    }
+    if (n === 0) continue;
+    total += n;
+    tx.send(0, batch);
+  }
+  return total;
+}
+
+/**
+ * parse: Ethernet/IPv4/UDP of every packet, 5-tuple hash into `table`
+ * (same hash as the C loop, so both tables must match), send back out of `port`.
+ */
+export function denoParse(
+  port: Port,
+  batch: PacketBatch,
+  iterations: number,
+  table: Uint32Array,
+): number {
+  const view = batch.view, data = batch.data, offsets = batch.offsets, lengths = batch.lengths;
+  const mask = FLOW_SLOTS - 1;
+  let total = 0;
+  for (let it = 0; it < iterations; it++) {
+    const n = port.receive(0, batch);
+    for (let i = 0; i < n; i++) {
+      const at = offsets[i], len = lengths[i];
+      if (
+        len < 42 || view.getUint16(at + 12) !== 0x0800 || data[at + 14] >> 4 !== 4 ||
+        data[at + 23] !== 17
+      ) {
+        table[mask + 1]++;
+        continue;
+      }
+      const ihl = (data[at + 14] & 0x0f) * 4;
+      if (ihl < 20 || 14 + ihl + 8 > len) {
+        table[mask + 1]++;
+        continue;
+      }
+      const src = view.getUint32(at + 26), dst = view.getUint32(at + 30);
+      const ports = view.getUint32(at + 14 + ihl);
+      let h = Math.imul(src, 0x9e3779b1) ^ dst;
+      h = Math.imul(h, 0x85ebca6b) ^ ports;
+      h = Math.imul(h, 0xc2b2ae35) ^ 17;
+      table[(h ^ (h >>> 16)) & mask]++;
+    }
+    if (n === 0) continue;
+    total += n;
+    port.send(0, batch);
+  }
+  return total;
+}
+
+/** State of the txgen workload: the sequence number and the reused frame fields. */
+export interface TxgenState {
+  seq: number;
+  fields: {
+    srcMac: number;
+    dstMac: number;
+    srcIp: number;
+    dstIp: number;
+    srcPort: number;
+    dstPort: number;
+    payloadLength: number;
+  };
+}
+
+/** Fields shared by the TypeScript and C txgen: 10.0.0.1:1234 -> 10.0.0.2:5678, 60-byte frames. */
+export function txgenState(): TxgenState {
+  return {
+    seq: 0,
+    fields: {
+      srcMac: 0x020000000001,
+      dstMac: 0x020000000002,
+      srcIp: parseIpv4("10.0.0.1"),
+      dstIp: parseIpv4("10.0.0.2"),
+      srcPort: 1234,
+      dstPort: 5678,
+      payloadLength: 18,
+    },
+  };
+}
+
+/**
+ * txgen: allocate a burst, write each Ethernet/IPv4/UDP frame in place with
+ * correct checksums and a sequence number in the payload, send.
+ */
+export function denoTxgen(
+  tx: Port,
+  batch: PacketBatch,
+  iterations: number,
+  state: TxgenState,
+): number {
+  const view = batch.view, data = batch.data, offsets = batch.offsets, lengths = batch.lengths;
+  const burst = batch.capacity;
+  const fields = state.fields;
+  let seq = state.seq;
+  let total = 0;
+  for (let it = 0; it < iterations; it++) {
+    batch.alloc(burst, 60);
+    for (let i = 0; i < burst; i++) {
+      const at = offsets[i];
+      // Payload first (sequence number, zero padding): the UDP checksum covers it.
+      view.setUint32(at + 42, Math.floor(seq / 0x100000000));
+      view.setUint32(at + 46, seq >>> 0);
+      view.setUint32(at + 50, 0);
+      view.setUint32(at + 54, 0);
+      view.setUint16(at + 58, 0);
+      seq++;
+      lengths[i] = writeUdpFrame(view, data, at, fields);
+    }
+    total += burst;
+    tx.send(0, batch);
+  }
+  state.seq = seq;
+  return total;
+}
+
+/** rxdrop: receive a burst and free it. */
+export function denoRxdrop(rx: Port, batch: PacketBatch, iterations: number): number {
+  let total = 0;
+  for (let it = 0; it < iterations; it++) {
+    const n = rx.receive(0, batch);
+    if (n === 0) continue;
+    total += n;
+    batch.clear();
+  }
+  return total;
+}
+
+/** The C reference loops, as plain functions over port ids. */
+export function cLoops(): {
+  io(rx: number, tx: number, burst: number, iterations: number): number;
+  macswap(rx: number, tx: number, burst: number, iterations: number): number;
+  parse(port: number, burst: number, iterations: number, table: Uint32Array): number;
+  txgen(tx: number, pool: Mempool, burst: number, iterations: number, seq: BigUint64Array): number;
+  rxdrop(rx: number, burst: number, iterations: number): number;
+} {
+  const s = library().symbols;
+  return {
+    io: (rx, tx, burst, iterations) => Number(s.dd_ref_io(rx, tx, burst, iterations)),
+    macswap: (rx, tx, burst, iterations) => Number(s.dd_ref_macswap(rx, tx, burst, iterations)),
+    parse: (port, burst, iterations, table) =>
+      Number(s.dd_ref_parse(port, burst, iterations, table, FLOW_SLOTS - 1)),
+    txgen: (tx, pool, burst, iterations, seq) =>
+      Number(
+        s.dd_ref_txgen(tx, pool.unsafeHandle, burst, iterations, new Uint8Array(seq.buffer)),
+      ),
+    rxdrop: (rx, burst, iterations) => Number(s.dd_ref_rxdrop(rx, burst, iterations)),
+  };
+}
