@@ -23,8 +23,8 @@ function run(cmd: string, args: string[]): { ok: boolean; stdout: string; stderr
     if (e instanceof Deno.errors.NotFound) return { ok: false, stdout: "", stderr: "not found" };
     if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
       throw new BuildError(
-        `building the DPDK shim needs to run ${cmd}: grant --allow-run=pkg-config,cc ` +
-          `(or build it once with \`deno task build\`)`,
+        `compiling the DPDK shim needs to run ${cmd}: grant --allow-run=pkg-config,cc and ` +
+          `--allow-write for the first run (in a checkout: \`deno task build\`)`,
       );
     }
     throw e;

@@ -62,18 +62,51 @@ function cacheRoot(tried: string[]): string | undefined {
   return home ? `${home}/.cache/deno-dpdk` : undefined;
 }
 
-/** Builds (once) and returns the cached shim for this source and DPDK version. */
+/** The newest cached build of this shim source for any DPDK version, if one exists. */
+function existingBuild(root: string, sourceKey: string): string | undefined {
+  let best: string | undefined;
+  let bestTime = -1;
+  try {
+    for (const entry of Deno.readDirSync(root)) {
+      if (!entry.isDirectory || !entry.name.startsWith(`${sourceKey}-`)) continue;
+      const file = `${root}/${entry.name}/${LIBRARY_FILE}`;
+      try {
+        const time = Deno.statSync(file).mtime?.getTime() ?? 0;
+        if (time > bestTime) [best, bestTime] = [file, time];
+      } catch { /* an unfinished build */ }
+    }
+  } catch { /* no cache yet */ }
+  return best;
+}
+
+/**
+ * Builds (once) and returns the cached shim for this source and DPDK version,
+ * in `<root>/<source hash>-dpdk<version>/`. Without --allow-run the version
+ * is unknown: an existing build of this source is reused (verify() still
+ * checks the DPDK version it reports), so only the first run needs to compile.
+ */
 function cachedBuild(tried: string[]): string | undefined {
   const root = cacheRoot(tried);
   if (!root) {
     tried.push("cache: no HOME, XDG_CACHE_HOME or DENO_DPDK_CACHE");
     return undefined;
   }
-  const version = installedDpdkVersion() ?? "none";
-  const key = fnv1a(
-    `${version}\n${SHIM_SOURCES["dpdk_deno.h"]}\n${SHIM_SOURCES["dpdk_deno.c"]}`,
-  );
-  const dir = `${root}/${key}`;
+  const sourceKey = fnv1a(`${SHIM_SOURCES["dpdk_deno.h"]}\n${SHIM_SOURCES["dpdk_deno.c"]}`);
+  let version: string | null;
+  try {
+    version = installedDpdkVersion();
+  } catch (e) {
+    if (!(e instanceof BuildError)) throw e;
+    const found = existingBuild(root, sourceKey);
+    if (!found) tried.push(`${root}: no cached build yet; ${e.message}`);
+    return found;
+  }
+  if (version === null) {
+    // No pkg-config/libdpdk.pc now: a build made earlier still runs against the runtime.
+    const found = existingBuild(root, sourceKey);
+    if (found) return found;
+  }
+  const dir = `${root}/${sourceKey}-dpdk${(version ?? "none").replace(/[^\w.-]/g, "_")}`;
   const file = `${dir}/${LIBRARY_FILE}`;
   try {
     Deno.statSync(file);

@@ -7,6 +7,7 @@
  */
 
 import {
+  foldSum,
   internetChecksum,
   ipv4HeaderChecksum,
   transportChecksumIpv4,
@@ -548,34 +549,42 @@ export function writeUdpFrame(
     view.setUint16(offset + 12, EtherType.VLAN);
     view.setUint16(offset + 14, (fields.vlan as number) & 0x0fff);
   }
+  const ipLength = 20 + udpLength;
+  const id = fields.identification ?? 0;
+  const ttlProto = ((fields.ttl ?? 64) << 8) | IpProtocol.UDP;
+  const src = fields.srcIp, dst = fields.dstIp;
   view.setUint16(l3 - 2, EtherType.IPV4);
   view.setUint16(l3, 0x4500);
-  view.setUint16(l3 + 2, 20 + udpLength);
-  view.setUint16(l3 + 4, fields.identification ?? 0);
+  view.setUint16(l3 + 2, ipLength);
+  view.setUint16(l3 + 4, id);
   view.setUint16(l3 + 6, 0);
-  view.setUint8(l3 + 8, fields.ttl ?? 64);
-  view.setUint8(l3 + 9, IpProtocol.UDP);
-  view.setUint16(l3 + 10, 0);
-  view.setUint32(l3 + 12, fields.srcIp);
-  view.setUint32(l3 + 16, fields.dstIp);
-  view.setUint16(l3 + 10, ipv4HeaderChecksum(view, l3));
+  view.setUint16(l3 + 8, ttlProto);
+  view.setUint32(l3 + 12, src);
+  view.setUint32(l3 + 16, dst);
+  // The header checksum comes from the values just written, not from reading them back.
+  const addrSum = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+  view.setUint16(l3 + 10, ~foldSum(0x4500 + ipLength + id + ttlProto + addrSum) & 0xffff);
   view.setUint16(l4, fields.srcPort);
   view.setUint16(l4 + 2, fields.dstPort);
   view.setUint16(l4 + 4, udpLength);
   view.setUint16(l4 + 6, 0);
-  if (fields.payload !== undefined) {
-    if (fields.payload.length > fields.payloadLength) {
+  const payload = fields.payload;
+  if (payload !== undefined) {
+    if (payload.length > fields.payloadLength) {
       throw new RangeError(
-        `payload has ${fields.payload.length} bytes but payloadLength is ${fields.payloadLength}`,
+        `payload has ${payload.length} bytes but payloadLength is ${fields.payloadLength}`,
       );
     }
-    bytes.set(fields.payload, l4 + 8);
+    bytes.set(payload, l4 + 8);
   }
   if (fields.udpChecksum ?? true) {
-    view.setUint16(
-      l4 + 6,
-      transportChecksumIpv4(view, l4, udpLength, fields.srcIp, fields.dstIp, IpProtocol.UDP),
-    );
+    // Pseudo-header and UDP header from known values; only the payload is read.
+    let sum = addrSum + IpProtocol.UDP + udpLength + fields.srcPort + fields.dstPort + udpLength;
+    const data = l4 + 8, end = data + (fields.payloadLength & ~1);
+    for (let i = data; i < end; i += 2) sum += view.getUint16(i);
+    if (fields.payloadLength & 1) sum += view.getUint8(end) << 8;
+    const csum = ~foldSum(sum) & 0xffff;
+    view.setUint16(l4 + 6, csum === 0 ? 0xffff : csum); // 0 means "no checksum" (RFC 768)
   }
   return length;
 }

@@ -191,6 +191,42 @@ Deno.test("PacketParser on built frames", async (t) => {
     assert.throws(() => writeUdpFrame(view, region, 4090, fields), RangeError);
   });
 
+  await t.step("writeUdpFrame matches buildUdpFrame for every payload length and field mix", () => {
+    const region = new Uint8Array(4096);
+    const view = new DataView(region.buffer);
+    let seed = 7;
+    const rnd = (n: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
+    for (let len = 0; len < 64; len++) {
+      const payload = Uint8Array.from({ length: len }, () => rnd(256));
+      const srcIp = rnd(0x100000000), dstIp = rnd(0x100000000);
+      const fields = {
+        srcMac: macToNumber(MACS.srcMac),
+        dstMac: macToNumber(MACS.dstMac),
+        srcIp,
+        dstIp,
+        srcPort: rnd(65536),
+        dstPort: rnd(65536),
+        payloadLength: len,
+        payload,
+        ttl: 1 + rnd(255),
+        identification: rnd(65536),
+      };
+      const length = writeUdpFrame(view, region, 100, fields);
+      const ip = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+      const built = buildUdpFrame({
+        ...MACS,
+        srcIp: ip(srcIp),
+        dstIp: ip(dstIp),
+        srcPort: fields.srcPort,
+        dstPort: fields.dstPort,
+        payload,
+        ttl: fields.ttl,
+        identification: fields.identification,
+      });
+      assert.deepEqual(region.slice(100, 100 + length), built, `payload length ${len}`);
+    }
+  });
+
   await t.step("builders reject bad input", () => {
     assert.throws(
       () => buildUdpFrame({ ...MACS, srcIp: "10.0.0.1", dstIp: "::1", srcPort: 1, dstPort: 2 }),
