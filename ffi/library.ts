@@ -27,6 +27,7 @@ export class LibraryError extends Error {
 
 let explicitPath: string | undefined;
 let opened: DpdkLibrary | undefined;
+let openedPath: string | undefined;
 
 /** Uses `path` for the shim instead of searching. Call before the first DPDK call. */
 export function setLibraryPath(path: string): void {
@@ -219,6 +220,7 @@ export function library(): DpdkLibrary {
       throw e;
     }
     opened = lib;
+    openedPath = path;
     return lib;
   }
   throw new LibraryError(
@@ -226,6 +228,11 @@ export function library(): DpdkLibrary {
       `Run \`deno task setup\` in a checkout, or install DPDK (apt-get install -y libdpdk-dev dpdk ` +
       `pkg-config gcc) so it can be compiled on first use.`,
   );
+}
+
+/** Path of the loaded shim, once loaded (workers open the same file). */
+export function libraryPath(): string | undefined {
+  return openedPath;
 }
 
 /** The running DPDK's version string, e.g. "DPDK 22.11.11". Loads the shim. */
