@@ -46,4 +46,12 @@ export {
 export { type VdevArgs, VirtualDevice } from "./src/vdev.ts";
 export { Lcore, type LcoreInfo } from "./src/lcore.ts";
 export { StopSignal, type StopSignalName } from "./src/signal.ts";
+export {
+  inWorker,
+  type LaunchOptions,
+  type LcoreContext,
+  LcoreError,
+  LcoreWorker,
+  runOnLcore,
+} from "./src/worker.ts";
 export { dpdkVersion, LibraryError, setLibraryPath, SUPPORTED_DPDK } from "./ffi/library.ts";

@@ -96,6 +96,7 @@ export const symbols = {
     result: "i32",
   },
   dd_eal_cleanup: { parameters: [], result: "i32" },
+  dd_eal_state: { parameters: [], result: "i32" }, // int (void): 0 new, 1 running, 2 cleaned
   dd_log_set_level: { parameters: ["u32" /* uint32_t level */], result: "void" },
 
   // lcores
@@ -110,6 +111,12 @@ export const symbols = {
   dd_thread_register: { parameters: [], result: "i32" },
   dd_thread_unregister: { parameters: [], result: "void" },
   dd_current_cpu: { parameters: [], result: "i32" },
+  dd_lcore_adopt: { parameters: ["u32" /* uint32_t lcore */], result: "i32" },
+  dd_lcore_release: { parameters: [], result: "void" },
+  dd_thread_affinity: {
+    parameters: ["buffer" /* uint64_t *out */, "u32" /* uint32_t words */],
+    result: "i32",
+  },
   dd_tsc: { parameters: [], result: "u64" },
   dd_tsc_hz: { parameters: [], result: "u64" },
   dd_noop: { parameters: [], result: "void" },

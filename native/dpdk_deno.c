@@ -4,6 +4,8 @@
  *        -lrte_bus_vdev -o libdpdk_deno.so
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -66,17 +68,27 @@ DD_EXPORT const char *dd_strerror(int errnum) { return rte_strerror(errnum); }
 
 /* --------------------------------------------------------------------- EAL */
 
+/* 0: not initialised, 1: running, 2: cleaned up. Shared by every isolate of the process. */
+static volatile int dd_eal_state_value;
+
 DD_EXPORT int dd_eal_init(int argc, char **argv)
 {
 	int ret = rte_eal_init(argc, argv);
-	return ret < 0 ? -rte_errno : ret;
+	if (ret < 0)
+		return -rte_errno;
+	dd_eal_state_value = 1;
+	return ret;
 }
 
 DD_EXPORT int dd_eal_cleanup(void)
 {
-	int ret = rte_eal_cleanup();
+	int ret;
+	dd_eal_state_value = 2;
+	ret = rte_eal_cleanup();
 	return ret < 0 ? -rte_errno : ret;
 }
+
+DD_EXPORT int dd_eal_state(void) { return dd_eal_state_value; }
 
 DD_EXPORT void dd_log_set_level(uint32_t level) { rte_log_set_global_level(level); }
 
@@ -97,6 +109,60 @@ DD_EXPORT int dd_thread_register(void)
 	return rte_thread_register() < 0 ? -rte_errno : (int)rte_lcore_id();
 }
 DD_EXPORT void dd_thread_unregister(void) { rte_thread_unregister(); }
+
+/*
+ * Makes the calling thread (a Deno Worker) act as EAL worker lcore `lcore`:
+ * pinned to that lcore's CPUs, with rte_lcore_id() returning `lcore`, so the
+ * per-lcore mempool caches are its own. The EAL's own thread for that lcore
+ * stays parked waiting for a remote launch; nothing may be launched on an
+ * adopted lcore. Returns 0, -EINVAL (not an enabled worker lcore) or -EBUSY.
+ */
+static volatile uint8_t dd_adopted[RTE_MAX_LCORE];
+
+DD_EXPORT int dd_lcore_adopt(uint32_t lcore)
+{
+	rte_cpuset_t cpus;
+
+	if (lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(lcore) ||
+	    lcore == rte_get_main_lcore() || rte_eal_lcore_role(lcore) != ROLE_RTE)
+		return -EINVAL;
+	if (rte_lcore_id() != LCORE_ID_ANY)
+		return -EALREADY;
+	if (__atomic_exchange_n(&dd_adopted[lcore], 1, __ATOMIC_ACQ_REL))
+		return -EBUSY;
+	cpus = rte_lcore_cpuset(lcore);
+	if (rte_thread_set_affinity(&cpus) != 0) {
+		__atomic_store_n(&dd_adopted[lcore], 0, __ATOMIC_RELEASE);
+		return -EPERM;
+	}
+	RTE_PER_LCORE(_lcore_id) = lcore;
+	return 0;
+}
+
+/* Gives the calling thread's adopted lcore back (before the thread ends). */
+DD_EXPORT void dd_lcore_release(void)
+{
+	unsigned int lcore = rte_lcore_id();
+	if (lcore < RTE_MAX_LCORE && dd_adopted[lcore]) {
+		RTE_PER_LCORE(_lcore_id) = LCORE_ID_ANY;
+		__atomic_store_n(&dd_adopted[lcore], 0, __ATOMIC_RELEASE);
+	}
+}
+
+/* CPUs the calling thread may run on, as a bit mask over out[0..words). */
+DD_EXPORT int dd_thread_affinity(uint64_t *out, uint32_t words)
+{
+	cpu_set_t set;
+	uint32_t cpu;
+
+	if (pthread_getaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+		return -errno;
+	memset(out, 0, words * sizeof(*out));
+	for (cpu = 0; cpu < words * 64 && cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			out[cpu / 64] |= 1ull << (cpu % 64);
+	return 0;
+}
 
 /* Current CPU of the calling thread, as the kernel reports it. */
 DD_EXPORT int dd_current_cpu(void) { return sched_getcpu(); }

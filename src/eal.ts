@@ -140,8 +140,19 @@ export function onCleanup(kind: keyof typeof closers, close: () => void): () => 
   return () => closers[kind].delete(close);
 }
 
+/**
+ * This isolate's view of the EAL. A Deno Worker shares the process, and so
+ * the EAL, that the main thread initialised: it sees "running" without init.
+ */
+function currentState(): State {
+  if (state !== "new") return state;
+  const shared = library().symbols.dd_eal_state();
+  return shared === 1 ? "running" : shared === 2 ? "cleaned" : "new";
+}
+
 /** Throws unless the EAL is initialised and not cleaned up (internal). */
 export function requireEal(what: string): void {
+  const state = currentState();
   if (state === "running") return;
   throw new DpdkError(
     what,
@@ -187,11 +198,12 @@ export class Eal {
    * ```
    */
   static init(args: readonly string[] | EalOptions = []): string[] {
-    if (state !== "new") {
+    const now = currentState();
+    if (now !== "new") {
       throw new DpdkError(
         "rte_eal_init",
         114, // EALREADY
-        state === "running"
+        now === "running"
           ? "rte_eal_init: the EAL is already initialised; it initialises once per process"
           : "rte_eal_init: the EAL was cleaned up and cannot be initialised again in this process",
       );
@@ -225,7 +237,7 @@ export class Eal {
 
   /** Whether the EAL is initialised and not cleaned up. */
   static get initialized(): boolean {
-    return state === "running";
+    return currentState() === "running";
   }
 
   /** The EAL arguments {@linkcode Eal.init} was given. */
@@ -247,7 +259,16 @@ export class Eal {
    * is possible in this process.
    */
   static cleanup(): void {
-    if (state !== "running") return;
+    if (state !== "running") {
+      if (currentState() === "running") {
+        throw new DpdkError(
+          "rte_eal_cleanup",
+          1,
+          "rte_eal_cleanup: only the thread that initialised the EAL may clean it up",
+        );
+      }
+      return;
+    }
     for (const kind of ["port", "pool"] as const) {
       for (const close of [...closers[kind]]) close();
     }

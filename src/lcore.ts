@@ -5,6 +5,7 @@
  */
 import { library } from "../ffi/library.ts";
 import { requireEal } from "./eal.ts";
+import { check } from "./errors.ts";
 
 /** One enabled lcore. */
 export interface LcoreInfo {
@@ -38,6 +39,20 @@ export class Lcore {
   /** Lcore id of the calling thread (`rte_lcore_id()`); 0xffffffff if not an lcore. */
   static current(): number {
     return library().symbols.dd_lcore_id();
+  }
+
+  /** CPUs the calling thread may run on (its affinity mask). */
+  static affinity(): number[] {
+    const mask = new BigUint64Array(16);
+    check(
+      "pthread_getaffinity_np",
+      library().symbols.dd_thread_affinity(new Uint8Array(mask.buffer), mask.length),
+    );
+    const cpus: number[] = [];
+    mask.forEach((word, i) => {
+      for (let b = 0n; b < 64n; b++) if ((word >> b) & 1n) cpus.push(i * 64 + Number(b));
+    });
+    return cpus;
   }
 
   /** CPU the calling thread is running on now (`sched_getcpu()`). */

@@ -50,8 +50,10 @@ export class Mempool {
   #chunks: number;
   #children = new Set<() => void>();
   #unregister: () => void;
+  #owned: boolean;
 
-  private constructor(handle: Deno.PointerObject, name: string) {
+  private constructor(handle: Deno.PointerObject, name: string, owned = true) {
+    this.#owned = owned;
     this.#handle = handle;
     this.#name = name;
     const region = new BigUint64Array(3);
@@ -68,7 +70,20 @@ export class Mempool {
     this.#data = new Uint8Array(buffer);
     this.#view = new DataView(buffer);
     this.#chunks = Number(region[2]);
-    this.#unregister = onCleanup("pool", () => this.close());
+    this.#unregister = owned ? onCleanup("pool", () => this.close()) : () => {};
+  }
+
+  /**
+   * UNSAFE: a view of a pool created elsewhere in this process (by another
+   * isolate, e.g. the main thread for a worker lcore), from its
+   * {@linkcode Mempool.unsafeHandle} value. The view maps the same memory;
+   * closing it does not free the pool.
+   */
+  static fromHandle(handle: bigint, name = "borrowed"): Mempool {
+    requireEal("Mempool.fromHandle");
+    const ptr = Deno.UnsafePointer.create(handle);
+    if (ptr === null) throw new TypeError("Mempool.fromHandle: null handle");
+    return new Mempool(ptr, name, false);
   }
 
   /** Creates a packet buffer pool. Needs the EAL. */
@@ -171,7 +186,8 @@ export class Mempool {
   }
 
   /**
-   * Closes the ports and batches using this pool, then frees it. Idempotent.
+   * Closes the ports and batches using this pool, then frees it (a pool from
+   * {@linkcode Mempool.fromHandle} is only unmapped). Idempotent.
    */
   close(): void {
     if (this.#handle === null) return;
@@ -182,7 +198,7 @@ export class Mempool {
     // Detach the mapped region: stale views then read as empty instead of
     // touching freed (and after EAL cleanup, unmapped) memory.
     this.#region.transfer(0);
-    library().symbols.dd_pool_free(handle);
+    if (this.#owned) library().symbols.dd_pool_free(handle);
   }
 
   /** Same as {@linkcode Mempool.close}, for `using`. */

@@ -275,20 +275,41 @@ export class Port {
   #rxBurst: (port: number, queue: number, batch: Deno.PointerObject) => number;
   #txBurst: (port: number, queue: number, batch: Deno.PointerObject, keep: number) => number;
 
-  private constructor(id: number, config: PortConfig) {
+  #owned: boolean;
+
+  private constructor(id: number, config: PortConfig, owned = true) {
     this.#id = id;
     this.#name = portName(id);
     this.#pool = config.pool;
-    this.#rxQueues = config.rxQueues ?? 1;
-    this.#txQueues = config.txQueues ?? 1;
+    this.#owned = owned;
     const s = library().symbols;
     this.#rxBurst = s.dd_rx_burst;
     this.#txBurst = s.dd_tx_burst;
     const { words, driver } = readInfo(id);
     this.#driver = driver;
-    this.#configure(config, words);
+    if (owned) {
+      this.#rxQueues = config.rxQueues ?? 1;
+      this.#txQueues = config.txQueues ?? 1;
+      this.#configure(config, words);
+      this.#unregister = onCleanup("port", () => this.close());
+    } else {
+      // Configured and started by its owner: take the queue counts it set up.
+      this.#rxQueues = Number(words[InfoField.NB_RX_QUEUES]);
+      this.#txQueues = Number(words[InfoField.NB_TX_QUEUES]);
+      this.#state = STATE_STARTED;
+      this.#unregister = () => {};
+    }
     this.#detach = config.pool.adopt(() => this.close());
-    this.#unregister = onCleanup("port", () => this.close());
+  }
+
+  /**
+   * Uses a port that another isolate of this process (the main thread, for a
+   * worker lcore) opened and started, e.g. to poll one of its queues. The
+   * owner keeps control: closing the attached port only ends this use of it.
+   */
+  static attach(idOrName: number | string, pool: Mempool): Port {
+    requireEal("Port.attach");
+    return new Port(resolvePort(idOrName, "Port.attach"), { pool }, false);
   }
 
   /** Lists the ports DPDK knows: probed NICs and virtual devices. Needs the EAL. */
@@ -499,9 +520,20 @@ export class Port {
     return macString(readInfo(this.#id).words[InfoField.MAC]);
   }
 
+  #requireOwner(what: string): void {
+    if (!this.#owned) {
+      throw new DpdkError(
+        `Port.${what}`,
+        1,
+        `Cannot ${what} port ${this.#id}: it is attached; its owner controls it`,
+      );
+    }
+  }
+
   /** Starts the port (`rte_eth_dev_start`). No-op if started. */
   start(): void {
     this.#open("start");
+    this.#requireOwner("start");
     if (this.#state === STATE_STARTED) return;
     check("rte_eth_dev_start", library().symbols.dd_port_start(this.#id), `port ${this.#id}`);
     this.#state = STATE_STARTED;
@@ -510,6 +542,7 @@ export class Port {
   /** Stops the port (`rte_eth_dev_stop`). No-op if stopped. */
   stop(): void {
     this.#open("stop");
+    this.#requireOwner("stop");
     if (this.#state !== STATE_STARTED) return;
     this.#state = STATE_STOPPED;
     check("rte_eth_dev_stop", library().symbols.dd_port_stop(this.#id), `port ${this.#id}`);
@@ -685,15 +718,17 @@ export class Port {
     );
   }
 
-  /** Stops and closes the port (`rte_eth_dev_close`). Idempotent. */
+  /** Stops and closes the port (`rte_eth_dev_close`); an attached port is only released. Idempotent. */
   close(): void {
     if (this.#state === STATE_CLOSED) return;
     const s = library().symbols;
-    if (this.#state === STATE_STARTED) s.dd_port_stop(this.#id);
+    const wasStarted = this.#state === STATE_STARTED;
     this.#state = STATE_CLOSED;
-    openPorts.delete(this.#id);
     this.#detach();
     this.#unregister();
+    if (!this.#owned) return;
+    openPorts.delete(this.#id);
+    if (wasStarted) s.dd_port_stop(this.#id);
     s.dd_port_close(this.#id);
   }
 
