@@ -84,7 +84,7 @@ if (inWorker()) {
   const seconds = Number(opts.seconds);
   const jobs: Job[] = [{ rx: 0, tx: 1 }, { rx: 2, tx: 3 }];
 
-  async function round(workers: number): Promise<number> {
+  const round = async (workers: number): Promise<number> => {
     const running = await Promise.all(
       jobs.slice(0, workers).map((data) =>
         LcoreWorker.launch<number>(import.meta.url, { data, pools: [pool] })
@@ -99,7 +99,7 @@ if (inWorker()) {
     for (const w of running) w.stop();
     await Promise.all(running.map((w) => w.done));
     return packets / elapsed / 1e6;
-  }
+  };
 
   const one: number[] = [], two: number[] = [];
   for (let r = 0; r < Number(opts.rounds); r++) {
