@@ -711,23 +711,23 @@ export function doctor(reader: SystemReader = denoReader()): DoctorReport {
       });
     }
   }
-  const ready = devices.filter((d) => d.userspace);
-  if (devices.length > 0 && candidates.length === 0 && ready.length === 0) {
-    next.push({
-      why: "no NIC to bind (the only one carries your connection): add one for DPDK, or " +
-        "practise on virtual devices (net_tap gives a kernel peer, as root)",
-      command: "deno run --allow-ffi --allow-read --allow-env examples/hello.ts " +
-        "-l 0-1 --no-huge -m 256 --no-pci --vdev=net_tap0,iface=dtap0",
-    });
-  }
-
   // --- Try it
+  const ready = devices.filter((d) => d.userspace);
   const mount = hugetlbfs.find((m) => mountPageSizeKb(m, defaultKb) === 2048) ?? hugetlbfs[0];
   const hugeReady = reserved.some((p) => p.free > 0) && mount !== undefined;
   const memory = hugeReady ? `--socket-mem 256 --huge-dir=${mount.target}` : "--no-huge -m 256";
   const ports = ready.length > 0
     ? ready.map((d) => `--allow ${d.pci}`).join(" ")
     : "--no-pci --vdev=net_null0 --vdev=net_null1";
+  if (devices.length > 0 && candidates.length === 0 && ready.length === 0) {
+    next.push({
+      why: "no NIC to bind (the only one carries your connection): add one for DPDK, or " +
+        "practise on virtual devices (net_tap gives a kernel peer, as root)",
+      command: "deno run --allow-ffi --allow-read --allow-env examples/hello.ts " +
+        `-l 0-1 ${memory} --no-pci --vdev=net_tap0,iface=dtap0`,
+    });
+  }
+
   if (dpdkVersion) {
     next.push({
       why: "try it",
