@@ -1,0 +1,257 @@
+/**
+ * capture: writes the packets received on every port to a classic pcap file,
+ * optionally keeping only those that match a simple filter, as tcpdump would.
+ * The file is valid after `--count N` packets, `--duration S` seconds or Ctrl-C;
+ * open it with Wireshark, tshark or tcpdump.
+ *
+ *   deno run --allow-ffi --allow-read --allow-env --allow-write examples/capture.ts [EAL args] -- \
+ *     --out capture.pcap [--proto udp|tcp|icmp|arp] [--host IP] [--port N] \
+ *     [--count N] [--duration S] [--snaplen BYTES] [--iface IFACE] [--stats-interval S]
+ *
+ * With no EAL arguments it creates a TAP interface, `dtap0` (net_tap: no NIC,
+ * no hugepages): `ip link set dtap0 up` and whatever the kernel sends there is
+ * captured. `--iface veth0` attaches to an existing kernel interface through
+ * net_af_packet instead. Counters every second; a summary at the end.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { Eal, Mempool, PacketBatch, Port, splitArgs, StopSignal } from "../mod.ts";
+import {
+  EtherType,
+  IpProtocol,
+  PacketParser,
+  parseIpv4,
+  parseIpv6,
+  type PcapSink,
+  PcapStreamWriter,
+} from "../net/mod.ts";
+
+const NUM_MBUFS = 8191;
+const MBUF_CACHE_SIZE = 250;
+const RX_RING_SIZE = 1024;
+const BURST_SIZE = 32;
+const FILE_BUFFER_BYTES = 1 << 20; // packets are written to the file in 1 MB chunks
+const DEFAULT_EAL = ["-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf"];
+const DEFAULT_TAP = "--vdev=net_tap0,iface=dtap0";
+const PROTOCOLS = ["udp", "tcp", "icmp", "arp"];
+
+const { eal, app } = splitArgs(Deno.args);
+const { values: opts } = parseArgs({
+  args: app,
+  options: {
+    out: { type: "string", short: "w", default: "capture.pcap" },
+    proto: { type: "string" }, // udp | tcp | icmp (ICMP and ICMPv6) | arp
+    host: { type: "string" }, // IPv4 or IPv6 address, as source or destination
+    port: { type: "string" }, // UDP/TCP port, as source or destination
+    count: { type: "string", short: "c", default: "0" }, // packets to write; 0 = no limit
+    duration: { type: "string", default: "0" }, // seconds; 0 = until Ctrl-C
+    snaplen: { type: "string", default: "65535" },
+    iface: { type: "string" }, // kernel interface to attach with net_af_packet
+    "stats-interval": { type: "string", default: "1" }, // seconds; 0 = no live counters
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (opts.help || (opts.proto !== undefined && !PROTOCOLS.includes(opts.proto))) {
+  console.log(
+    "usage: capture.ts [EAL args] -- [--out FILE] [--proto udp|tcp|icmp|arp] [--host IP]\n" +
+      "                  [--port N] [--count N] [--duration S] [--snaplen N] [--iface IFACE]\n" +
+      `default EAL args: ${DEFAULT_EAL.join(" ")} ${DEFAULT_TAP}`,
+  );
+  Deno.exit(opts.help ? 0 : 1);
+}
+const maxCount = Number(opts.count);
+const duration = Number(opts.duration);
+const interval = Number(opts["stats-interval"]);
+
+// The filter, as plain numbers: -1 (or null) means "any".
+const wantEtherType = opts.proto === "arp" ? EtherType.ARP : -1;
+const wantProtocol = opts.proto === "udp"
+  ? IpProtocol.UDP
+  : opts.proto === "tcp"
+  ? IpProtocol.TCP
+  : opts.proto === "icmp"
+  ? IpProtocol.ICMP
+  : -1;
+const hostIs6 = opts.host?.includes(":") ?? false;
+const host4 = opts.host !== undefined && !hostIs6 ? parseIpv4(opts.host) : -1;
+const host6 = opts.host !== undefined && hostIs6 ? parseIpv6(opts.host) : null;
+const wantPort = opts.port !== undefined ? Number(opts.port) : -1;
+const filtering = wantEtherType >= 0 || wantProtocol >= 0 || opts.host !== undefined ||
+  wantPort >= 0;
+
+// Initialise the EAL: the user's arguments, or a TAP device; --iface adds an af_packet port.
+const ealArgs = eal.length > 0 ? eal : [...DEFAULT_EAL, ...(opts.iface ? [] : [DEFAULT_TAP])];
+if (opts.iface) ealArgs.push(`--vdev=net_af_packet0,iface=${opts.iface}`);
+Eal.init(ealArgs);
+
+const ports = Port.list();
+if (ports.length === 0) {
+  console.error("Error: no ports (add --vdev=..., --iface IFACE, or bind a NIC)");
+  Eal.cleanup();
+  Deno.exit(1);
+}
+const pool = Mempool.create({ name: "MBUF_POOL", size: NUM_MBUFS, cacheSize: MBUF_CACHE_SIZE });
+const opened = ports.map((info) => {
+  const port = Port.open(info.id, { pool, rxDescriptors: RX_RING_SIZE, promiscuous: true });
+  console.log(`Port ${port.id} (${port.driver} ${port.name}) MAC: ${port.mac}`);
+  return port;
+});
+const batches = opened.map(() => new PacketBatch(pool, BURST_SIZE));
+const stop = StopSignal.trap();
+const inUseAtStart = pool.inUse;
+
+/** Collects writes in one buffer and hands them to the file in large chunks. */
+class BufferedFile implements PcapSink {
+  #file: Deno.FsFile;
+  #buffer = new Uint8Array(FILE_BUFFER_BYTES);
+  #used = 0;
+  bytes = 0;
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+  writeSync(p: Uint8Array): number {
+    if (this.#used + p.length > this.#buffer.length) this.flush();
+    if (p.length > this.#buffer.length) this.#writeAll(p);
+    else {
+      this.#buffer.set(p, this.#used);
+      this.#used += p.length;
+    }
+    this.bytes += p.length;
+    return p.length;
+  }
+  flush(): void {
+    if (this.#used > 0) this.#writeAll(this.#buffer.subarray(0, this.#used));
+    this.#used = 0;
+  }
+  #writeAll(p: Uint8Array): void {
+    for (let done = 0; done < p.length;) done += this.#file.writeSync(p.subarray(done));
+  }
+}
+
+const file = Deno.openSync(opts.out, { write: true, create: true, truncate: true });
+const sink = new BufferedFile(file);
+const writer = new PcapStreamWriter(sink, { snapLength: Number(opts.snaplen) });
+sink.flush(); // the file header: an empty capture is already a valid file
+
+const parser = new PacketParser();
+const counts = { rx: 0, captured: 0, filtered: 0 };
+
+function sameIpv6(data: Uint8Array, at: number, ip: Uint8Array): boolean {
+  for (let j = 0; j < 16; j++) if (data[at + j] !== ip[j]) return false;
+  return true;
+}
+
+/** Whether the packet just parsed passes the filter. */
+function matches(view: DataView, data: Uint8Array, end: number): boolean {
+  const type = parser.etherType;
+  if (wantEtherType >= 0 && type !== wantEtherType) return false;
+  if (wantProtocol >= 0) {
+    const proto = parser.ipProtocol;
+    if (
+      proto !== wantProtocol && !(wantProtocol === IpProtocol.ICMP && proto === IpProtocol.ICMPV6)
+    ) {
+      return false;
+    }
+  }
+  if (host4 >= 0) {
+    if (type === EtherType.ARP && parser.l3Offset + 28 <= end) {
+      const l3 = parser.l3Offset; // sender and target protocol addresses
+      if (view.getUint32(l3 + 14) !== host4 && view.getUint32(l3 + 24) !== host4) return false;
+    } else if (parser.ipVersion !== 4 || (parser.srcIpv4 !== host4 && parser.dstIpv4 !== host4)) {
+      return false;
+    }
+  }
+  if (host6 !== null) {
+    if (parser.ipVersion !== 6) return false;
+    if (
+      !sameIpv6(data, parser.srcIpv6Offset, host6) && !sameIpv6(data, parser.dstIpv6Offset, host6)
+    ) {
+      return false;
+    }
+  }
+  if (wantPort >= 0) {
+    const proto = parser.ipProtocol;
+    if (proto !== IpProtocol.UDP && proto !== IpProtocol.TCP) return false;
+    if (parser.l4Offset < 0 || (parser.srcPort !== wantPort && parser.dstPort !== wantPort)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+console.log(
+  `\nCapturing on ${opened.length} port(s) to ${opts.out}` +
+    (filtering ? ` (filter: ${opts.proto ?? ""} ${opts.host ?? ""} ${opts.port ?? ""})` : "") +
+    (maxCount > 0 ? `, ${maxCount} packets` : "") +
+    (duration > 0 ? `, for ${duration} s` : "") + ". [Ctrl+C to quit]",
+);
+
+const start = performance.now();
+let lastPrint = start;
+
+function printCounters(now: number): void {
+  console.log(
+    `[${((now - start) / 1000).toFixed(0).padStart(4)} s] rx ${counts.rx} ` +
+      `captured ${counts.captured} filtered out ${counts.filtered} ` +
+      `(${(sink.bytes / 1e6).toFixed(2)} MB written)`,
+  );
+  lastPrint = now;
+}
+
+// The main loop: receive, filter, append to the file, free the mbufs.
+let done = false;
+for (let iter = 0; !stop.requested && !done; iter++) {
+  for (let p = 0; p < opened.length && !done; p++) {
+    const batch = batches[p];
+    const n = opened[p].receive(0, batch);
+    if (n === 0) continue;
+    counts.rx += n;
+    const now = (performance.timeOrigin + performance.now()) * 1e6; // ns since the epoch
+    const view = batch.view, data = batch.data;
+    for (let i = 0; i < n; i++) {
+      const at = batch.offsets[i], length = batch.lengths[i];
+      if (filtering) {
+        parser.parse(view, at, length);
+        if (!matches(view, data, at + length)) {
+          counts.filtered++;
+          continue;
+        }
+      }
+      // PcapStreamWriter takes a Uint8Array: one view object per captured packet.
+      writer.add(data.subarray(at, at + length), now);
+      if (++counts.captured === maxCount) {
+        done = true;
+        break;
+      }
+    }
+    batch.clear(); // every mbuf goes back to the pool
+  }
+  if ((iter & 1023) === 0) {
+    const now = performance.now();
+    if (interval > 0 && now - lastPrint >= interval * 1000) {
+      printCounters(now);
+      sink.flush();
+    }
+    if (duration > 0 && now - start >= duration * 1000) break;
+  }
+}
+
+sink.flush();
+file.close();
+const elapsed = (performance.now() - start) / 1000;
+console.log(
+  `\n${stop.signal ? `${stop.signal} received` : "Done"} after ${elapsed.toFixed(1)} s.`,
+);
+console.log("Summary:");
+for (const port of opened) {
+  const s = port.stats();
+  console.log(`  port ${port.id} (${port.name}): rx ${s.ipackets} missed ${s.imissed}`);
+}
+console.log(
+  `  received ${counts.rx}, captured ${counts.captured}, filtered out ${counts.filtered}`,
+);
+console.log(`  wrote ${writer.count} packets (${sink.bytes} bytes) to ${opts.out}`);
+for (const b of batches) b.close();
+console.log(`  mbufs in use: ${pool.inUse} (at start ${inUseAtStart})`);
+Eal.cleanup();
