@@ -64,7 +64,7 @@ function cacheRoot(tried: string[]): string | undefined {
 }
 
 /** The newest cached build of this shim source for any DPDK version, if one exists. */
-function existingBuild(root: string, sourceKey: string): string | undefined {
+function existingBuild(root: string, sourceKey: string, tried: string[]): string | undefined {
   let best: string | undefined;
   let bestTime = -1;
   try {
@@ -76,7 +76,9 @@ function existingBuild(root: string, sourceKey: string): string | undefined {
         if (time > bestTime) [best, bestTime] = [file, time];
       } catch { /* an unfinished build */ }
     }
-  } catch { /* no cache yet */ }
+  } catch (e) {
+    if (denied(e)) tried.push(`${root}: not readable (grant --allow-read)`);
+  }
   return best;
 }
 
@@ -98,13 +100,13 @@ function cachedBuild(tried: string[]): string | undefined {
     version = installedDpdkVersion();
   } catch (e) {
     if (!(e instanceof BuildError)) throw e;
-    const found = existingBuild(root, sourceKey);
+    const found = existingBuild(root, sourceKey, tried);
     if (!found) tried.push(`${root}: no cached build yet; ${e.message}`);
     return found;
   }
   if (version === null) {
     // No pkg-config/libdpdk.pc now: a build made earlier still runs against the runtime.
-    const found = existingBuild(root, sourceKey);
+    const found = existingBuild(root, sourceKey, tried);
     if (found) return found;
   }
   const dir = `${root}/${sourceKey}-dpdk${(version ?? "none").replace(/[^\w.-]/g, "_")}`;
@@ -112,7 +114,12 @@ function cachedBuild(tried: string[]): string | undefined {
   try {
     Deno.statSync(file);
     return file;
-  } catch { /* not built yet */ }
+  } catch (e) {
+    if (denied(e)) {
+      tried.push(`${file}: not readable (grant --allow-read)`);
+      return undefined;
+    }
+  }
   try {
     Deno.mkdirSync(dir, { recursive: true });
     for (const [name, text] of Object.entries(SHIM_SOURCES)) {
@@ -147,13 +154,8 @@ function localBuild(): string | undefined {
   return url.protocol === "file:" ? decodeURIComponent(url.pathname) : undefined;
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+function denied(e: unknown): boolean {
+  return e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied;
 }
 
 function verify(lib: DpdkLibrary, path: string): void {
@@ -200,11 +202,14 @@ export function library(): DpdkLibrary {
     () => env("DENO_DPDK_LIB", tried),
     () => {
       const p = localBuild();
-      if (p && !exists(p)) {
-        tried.push(`${p}: not built`);
+      if (!p) return undefined;
+      try {
+        Deno.statSync(p);
+        return p;
+      } catch (e) {
+        tried.push(`${p}: ${denied(e) ? "not readable (grant --allow-read)" : "not built"}`);
         return undefined;
       }
-      return p;
     },
     () => cachedBuild(tried),
   ];

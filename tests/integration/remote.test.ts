@@ -124,10 +124,10 @@ Deno.test("examples/hello.ts runs by URL with a cache-built shim", async (t) => 
     return caches;
   };
   /** The narrowest flags that work: the FFI, the shim cache, the loader's variables. */
-  const flags = (cache: string, { run = true, write = true, ffi = true } = {}) =>
+  const flags = (cache: string, { run = true, write = true, ffi = true, read = true } = {}) =>
     [
       ffi ? "--allow-ffi" : "",
-      `--allow-read=${cache}`,
+      read ? `--allow-read=${cache}` : "",
       write ? `--allow-write=${cache}` : "",
       "--allow-env=DENO_DPDK_LIB,DENO_DPDK_CACHE,XDG_CACHE_HOME,HOME",
       run ? "--allow-run=pkg-config,cc" : "",
@@ -199,6 +199,12 @@ Deno.test("examples/hello.ts runs by URL with a cache-built shim", async (t) => 
         r.stderr,
         /could not build \(NotCapable: Requires write access to .*--allow-write/,
       );
+    });
+
+    await t.step("without --allow-read the error names the flag", async () => {
+      const r = await runUrl(url, flags(cache, { read: false }), work, main);
+      assert.notEqual(r.code, 0, show(r));
+      assert.match(r.stderr, /libdpdk_deno\.so: not readable \(grant --allow-read\)/);
     });
 
     await t.step("without --allow-ffi the error names the flag", async () => {
