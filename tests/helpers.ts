@@ -149,3 +149,68 @@ export function vethNamespace(subnet: number): VethNamespace {
     throw e;
   }
 }
+
+/** A Deno program running in the background (see {@link startDeno}). */
+export interface Background {
+  /** Everything the program printed on stdout so far. */
+  stdout(): string;
+  /** Waits until stdout matches `pattern`; throws with the output so far after `timeoutMs`. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Sends `signal` (unless the program already ended) and waits for it to exit. */
+  stop(signal?: Deno.Signal, timeoutMs?: number): Promise<ChildResult>;
+}
+
+/** Starts a Deno program (a file under tests/ or examples/) and collects its output as it runs. */
+export function startDeno(file: string, args: string[] = [], flags = ["--allow-all"]): Background {
+  const path = file.startsWith("/") ? file : `${ROOT}/${file}`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...flags, path, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "", err = "";
+  const collect = async (stream: ReadableStream<Uint8Array>, add: (s: string) => void) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) add(chunk);
+  };
+  const done = Promise.all([
+    collect(child.stdout, (s) => out += s),
+    collect(child.stderr, (s) => err += s),
+    child.status,
+  ]);
+  let exited = false;
+  child.status.then(() => exited = true);
+  return {
+    stdout: () => out,
+    async waitFor(pattern, timeoutMs = 20_000) {
+      const end = Date.now() + timeoutMs;
+      while (Date.now() < end) {
+        const m = out.match(pattern);
+        if (m) return m;
+        if (exited) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(
+        `${file}: no ${pattern} in its output${exited ? " (it exited)" : ""}\n` +
+          `--- stdout\n${out}\n--- stderr\n${err}`,
+      );
+    },
+    async stop(signal = "SIGINT", timeoutMs = 20_000) {
+      const kill = (sig: Deno.Signal) => {
+        try {
+          if (!exited) child.kill(sig);
+        } catch { /* already gone */ }
+      };
+      kill(signal);
+      const timer = setTimeout(() => kill("SIGKILL"), timeoutMs);
+      const [, , status] = await done;
+      clearTimeout(timer);
+      return {
+        code: status.code,
+        signal: status.signal,
+        stdout: out,
+        stderr: err,
+        result: undefined,
+      };
+    },
+  };
+}
