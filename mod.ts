@@ -55,3 +55,17 @@ export {
   runOnLcore,
 } from "./src/worker.ts";
 export { dpdkVersion, LibraryError, setLibraryPath, SUPPORTED_DPDK } from "./ffi/library.ts";
+export {
+  doctor,
+  type DoctorReport,
+  type FileStat,
+  type Finding,
+  formatDoctorReport,
+  type HugepagePool,
+  type Level,
+  type Mount,
+  type NetDevice,
+  type NextStep,
+  type RunOutcome,
+  type SystemReader,
+} from "./src/doctor.ts";

@@ -74,8 +74,9 @@ static volatile int dd_eal_state_value;
 DD_EXPORT int dd_eal_init(int argc, char **argv)
 {
 	int ret = rte_eal_init(argc, argv);
+	/* Some failures (e.g. the config lock held by another process) leave rte_errno 0. */
 	if (ret < 0)
-		return -rte_errno;
+		return rte_errno ? -rte_errno : -EINVAL;
 	dd_eal_state_value = 1;
 	return ret;
 }
@@ -85,7 +86,7 @@ DD_EXPORT int dd_eal_cleanup(void)
 	int ret;
 	dd_eal_state_value = 2;
 	ret = rte_eal_cleanup();
-	return ret < 0 ? -rte_errno : ret;
+	return ret < 0 ? (rte_errno ? -rte_errno : -EINVAL) : ret;
 }
 
 DD_EXPORT int dd_eal_state(void) { return dd_eal_state_value; }

@@ -163,21 +163,24 @@ export function requireEal(what: string): void {
   );
 }
 
-function hugepageHint(): string {
-  let reserved = 0;
+function hugepageHint(args: readonly string[]): string {
+  if (args.includes("--no-huge")) return "";
+  let reserved = -1; // unknown: Deno lets a program read /sys only with --allow-all
   try {
+    reserved = 0;
     for (const e of Deno.readDirSync("/sys/kernel/mm/hugepages")) {
       reserved += Number(
         Deno.readTextFileSync(`/sys/kernel/mm/hugepages/${e.name}/nr_hugepages`).trim(),
       );
     }
   } catch {
-    return "";
+    reserved = -1;
   }
   if (reserved > 0) return "";
-  return " No hugepages are reserved on this machine: run without them " +
-    '(Eal.init({ hugepages: false }) or "--no-huge -m 512"), or reserve some: ' +
-    "echo 512 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
+  return (reserved === 0 ? " No hugepages are reserved on this machine:" : " Without hugepages,") +
+    ' run without them (Eal.init({ hugepages: false }) or "--no-huge -m 512"), or reserve some: ' +
+    "echo 512 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages " +
+    "(`deno task doctor` shows what the machine has).";
 }
 
 /** The EAL: initialised once per process, before any port or pool. */
@@ -226,7 +229,9 @@ export class Eal {
         "rte_eal_init",
         errno,
         `rte_eal_init failed: ${strerror(errno)} (errno ${errno}); arguments: ${list.join(" ")}.` +
-          (errno === 114 ? " The EAL is already initialised in this process." : hugepageHint()) +
+          (errno === 114 ? " The EAL is already initialised in this process." : "") +
+          // ENOMEM / EACCES: DPDK could not get (hugepage) memory.
+          (errno === 12 || errno === 13 ? hugepageHint(list) : "") +
           " DPDK's log above says which step failed.",
       );
     }

@@ -1,7 +1,7 @@
 // Core bindings on a real EAL with virtual devices. Each scenario runs in its
 // own process (the EAL initialises once per process; a crash fails the test).
 import assert from "node:assert/strict";
-import { IS_ROOT, runDeno, scenario } from "../helpers.ts";
+import { IS_ROOT, ROOT, runDeno, scenario } from "../helpers.ts";
 
 Deno.test("Eal.init takes DPDK's own arguments unchanged", async () => {
   const r = await scenario("eal_forms.ts", ["argv"]);
@@ -173,4 +173,41 @@ Deno.test("10 million packets through receive/send: no heap growth, no GC", asyn
       result.mpps.toFixed(1)
     } Mpps macswap on net_null, heap ${result.heapBefore} -> ${result.heapAfter}`,
   );
+});
+
+Deno.test("a second primary process on the same file prefix gets a DpdkError, not a half start", async () => {
+  const prefix = `ddlock${Deno.pid}`;
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${ROOT}/examples/skeleton.ts`,
+      ...["-l", "0", "--no-huge", "-m", "256", "--no-pci", `--file-prefix=${prefix}`],
+      ...["--vdev=net_null0", "--vdev=net_null1", "--", "--duration", "6"],
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      try {
+        Deno.statSync(`/var/run/dpdk/${prefix}/config`);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const r = await runDeno("examples/hello.ts", [
+      ...["-l", "0", "--no-huge", "-m", "128", "--no-pci", `--file-prefix=${prefix}`],
+    ]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /Cannot create lock on/);
+    assert.match(r.stderr, /DpdkError: rte_eal_init failed/);
+    assert.doesNotMatch(r.stdout, /lcore 0/);
+  } finally {
+    holder.kill("SIGINT");
+    await holder.status;
+    Deno.removeSync(`/var/run/dpdk/${prefix}`, { recursive: true });
+  }
 });

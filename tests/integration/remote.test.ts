@@ -9,6 +9,7 @@
 // --allow-import=<host> (also proved below).
 import assert from "node:assert/strict";
 import { ROOT } from "../helpers.ts";
+import { serveDirectory } from "../../scripts/serve.ts";
 
 /** What a remote importer gets: the published files and the examples, never a local build. */
 const SHIPPED = ["mod.ts", "ffi", "src", "net", "examples"];
@@ -34,20 +35,8 @@ function packageCopy(dir: string): void {
   }
 }
 
-/** Serves `dir` read-only on 127.0.0.1 at a random port, TypeScript with its media type. */
-function serve(dir: string): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-    const path = decodeURIComponent(new URL(request.url).pathname);
-    if (path.includes("..")) return new Response("bad path", { status: 400 });
-    try {
-      const body = await Deno.readFile(`${dir}${path}`);
-      const type = path.endsWith(".ts") ? "application/typescript" : "text/plain";
-      return new Response(body, { headers: { "content-type": type } });
-    } catch {
-      return new Response("not found", { status: 404 });
-    }
-  });
-}
+/** Serves `dir` read-only on 127.0.0.1 at a random port (the README's own server). */
+const serve = (dir: string) => serveDirectory(dir);
 
 interface Run {
   code: number;
