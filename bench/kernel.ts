@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import dgram from "node:dgram";
-import { Eal, Mempool, PacketBatch, Port, StopSignal, VirtualDevice } from "../mod.ts";
+import { Eal, Mempool, PacketBatch, Port, StopSignal } from "../mod.ts";
 import { macToNumber, PacketParser, parseIpv4, writeUdpFrame } from "../net/mod.ts";
 
 const NS = "ddbench";

@@ -114,7 +114,7 @@ export const symbols = {
   dd_lcore_adopt: { parameters: ["u32" /* uint32_t lcore */], result: "i32" },
   dd_lcore_release: { parameters: [], result: "void" },
   dd_thread_affinity: {
-    parameters: ["buffer" /* uint64_t *out */, "u32" /* uint32_t words */],
+    parameters: ["buffer", /* uint64_t *out */ "u32" /* uint32_t words */],
     result: "i32",
   },
   dd_tsc: { parameters: [], result: "u64" },

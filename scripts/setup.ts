@@ -23,7 +23,14 @@ const { values } = parseArgs({
 
 /** Debian packages the library needs, and those the test suite drives. */
 const RUNTIME_PACKAGES = ["libdpdk-dev", "dpdk", "pkg-config", "gcc"];
-const TEST_PACKAGES = ["iproute2", "tcpdump", "iputils-ping"];
+const TEST_PACKAGES = [
+  "iproute2",
+  "tcpdump",
+  "iputils-ping",
+  "iputils-arping",
+  "tshark",
+  "ethtool",
+];
 
 function have(cmd: string, args: string[] = ["--version"]): boolean {
   try {
