@@ -111,6 +111,7 @@ export const symbols = {
   dd_thread_register: { parameters: [], result: "i32" },
   dd_thread_unregister: { parameters: [], result: "void" },
   dd_current_cpu: { parameters: [], result: "i32" },
+  dd_thread_tid: { parameters: [], result: "i32" }, // int (void): gettid()
   dd_lcore_adopt: { parameters: ["u32" /* uint32_t lcore */], result: "i32" },
   dd_lcore_release: { parameters: [], result: "void" },
   dd_thread_affinity: {

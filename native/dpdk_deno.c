@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -164,6 +166,9 @@ DD_EXPORT int dd_thread_affinity(uint64_t *out, uint32_t words)
 			out[cpu / 64] |= 1ull << (cpu % 64);
 	return 0;
 }
+
+/* Kernel thread id of the calling thread (gettid). */
+DD_EXPORT int dd_thread_tid(void) { return (int)syscall(SYS_gettid); }
 
 /* Current CPU of the calling thread, as the kernel reports it. */
 DD_EXPORT int dd_current_cpu(void) { return sched_getcpu(); }

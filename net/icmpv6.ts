@@ -5,14 +5,10 @@
  * @module
  */
 
-import {
-  checksumUpdate16,
-  transportChecksumIpv6,
-  verifyTransportChecksumIpv6,
-} from "./checksum.ts";
+import { checksumUpdate16 } from "./checksum.ts";
 import { readMac } from "./ethernet.ts";
 import { ipv6ToString } from "./ipv6.ts";
-import { HeaderView } from "./view.ts";
+import { TransportView } from "./transport.ts";
 
 const PROTO_ICMPV6 = 58;
 
@@ -86,7 +82,11 @@ export const NDP_NEIGHBOR_LENGTH = 24;
  * }
  * ```
  */
-export class Icmpv6View extends HeaderView {
+export class Icmpv6View extends TransportView {
+  /** IP protocol number. */
+  readonly protocol: number = PROTO_ICMPV6;
+  /** The checksum field is at byte 2. */
+  readonly checksumOffset: number = 2;
   /** Type, code, checksum and 4 bytes of body. */
   readonly minLength: number = ICMPV6_HEADER_LENGTH;
 
@@ -104,14 +104,6 @@ export class Icmpv6View extends HeaderView {
   }
   set code(value: number) {
     if (this.valid) this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** Checksum as stored. */
-  get checksum(): number {
-    return this.valid ? this.view.getUint16(this.offset + 2) : 0;
-  }
-  set checksum(value: number) {
-    if (this.valid) this.view.setUint16(this.offset + 2, value);
   }
 
   /** Echo identifier. */
@@ -217,35 +209,17 @@ export class Icmpv6View extends HeaderView {
 
   /** Checksum over the IPv6 pseudo-header (addresses at the given offsets of the same view). */
   computeChecksum(srcOffset: number, dstOffset: number): number {
-    if (!this.valid) return 0;
-    return transportChecksumIpv6(
-      this.view,
-      this.offset,
-      this.byteLength,
-      srcOffset,
-      dstOffset,
-      PROTO_ICMPV6,
-    );
+    return this.computeChecksumIpv6(srcOffset, dstOffset);
   }
 
   /** Computes and stores the checksum; returns it. */
   updateChecksum(srcOffset: number, dstOffset: number): number {
-    const csum = this.computeChecksum(srcOffset, dstOffset);
-    this.checksum = csum;
-    return csum;
+    return this.updateChecksumIpv6(srcOffset, dstOffset);
   }
 
   /** True if the stored checksum is correct. */
   checksumValid(srcOffset: number, dstOffset: number): boolean {
-    if (!this.valid) return false;
-    return verifyTransportChecksumIpv6(
-      this.view,
-      this.offset,
-      this.byteLength,
-      srcOffset,
-      dstOffset,
-      PROTO_ICMPV6,
-    );
+    return this.checksumValidIpv6(srcOffset, dstOffset);
   }
 
   /**

@@ -80,6 +80,7 @@ export {
   NdpOption,
   NeighborAdvertisementFlags,
 } from "./icmpv6.ts";
+export { TransportView } from "./transport.ts";
 export { UDP_HEADER_LENGTH, UdpView } from "./udp.ts";
 export { TCP_HEADER_LENGTH, TcpFlags, TcpOption, TcpView } from "./tcp.ts";
 export { PacketParser, ParseStatus, parseStatusName } from "./parser.ts";

@@ -4,13 +4,8 @@
  * @module
  */
 
-import {
-  transportChecksumIpv4,
-  transportChecksumIpv6,
-  verifyTransportChecksumIpv4,
-  verifyTransportChecksumIpv6,
-} from "./checksum.ts";
-import { findTlvOption, HeaderView } from "./view.ts";
+import { TransportView } from "./transport.ts";
+import { findTlvOption } from "./view.ts";
 
 /** Length of a TCP header without options (data offset 5). */
 export const TCP_HEADER_LENGTH = 20;
@@ -73,7 +68,11 @@ export const TcpOption = {
  * }
  * ```
  */
-export class TcpView extends HeaderView {
+export class TcpView extends TransportView {
+  /** IP protocol number. */
+  readonly protocol: number = PROTO_TCP;
+  /** The checksum field is at byte 16. */
+  readonly checksumOffset: number = 16;
   /** The fixed TCP header is 20 bytes. */
   readonly minLength: number = TCP_HEADER_LENGTH;
 
@@ -145,14 +144,6 @@ export class TcpView extends HeaderView {
   }
   set window(value: number) {
     if (this.valid) this.view.setUint16(this.offset + 14, value);
-  }
-
-  /** Checksum as stored. */
-  get checksum(): number {
-    return this.valid ? this.view.getUint16(this.offset + 16) : 0;
-  }
-  set checksum(value: number) {
-    if (this.valid) this.view.setUint16(this.offset + 16, value);
   }
 
   /** Urgent pointer. */
@@ -241,64 +232,5 @@ export class TcpView extends HeaderView {
   get timestampEcho(): number {
     const p = this.#optionWithLength(TcpOption.TIMESTAMP, 10);
     return p < 0 ? -1 : this.view.getUint32(p + 6);
-  }
-
-  /** Checksum of the attached segment over an IPv4 pseudo-header. */
-  computeChecksumIpv4(srcIp: number, dstIp: number): number {
-    if (!this.valid) return 0;
-    return transportChecksumIpv4(this.view, this.offset, this.byteLength, srcIp, dstIp, PROTO_TCP);
-  }
-
-  /** Computes and stores the IPv4 checksum; returns it. */
-  updateChecksumIpv4(srcIp: number, dstIp: number): number {
-    const csum = this.computeChecksumIpv4(srcIp, dstIp);
-    this.checksum = csum;
-    return csum;
-  }
-
-  /** True if the stored checksum is correct over the IPv4 pseudo-header. */
-  checksumValidIpv4(srcIp: number, dstIp: number): boolean {
-    if (!this.valid) return false;
-    return verifyTransportChecksumIpv4(
-      this.view,
-      this.offset,
-      this.byteLength,
-      srcIp,
-      dstIp,
-      PROTO_TCP,
-    );
-  }
-
-  /** Checksum over an IPv6 pseudo-header whose addresses are at the given offsets of the same view. */
-  computeChecksumIpv6(srcOffset: number, dstOffset: number): number {
-    if (!this.valid) return 0;
-    return transportChecksumIpv6(
-      this.view,
-      this.offset,
-      this.byteLength,
-      srcOffset,
-      dstOffset,
-      PROTO_TCP,
-    );
-  }
-
-  /** Computes and stores the IPv6 checksum; returns it. */
-  updateChecksumIpv6(srcOffset: number, dstOffset: number): number {
-    const csum = this.computeChecksumIpv6(srcOffset, dstOffset);
-    this.checksum = csum;
-    return csum;
-  }
-
-  /** True if the stored checksum is correct over the IPv6 pseudo-header. */
-  checksumValidIpv6(srcOffset: number, dstOffset: number): boolean {
-    if (!this.valid) return false;
-    return verifyTransportChecksumIpv6(
-      this.view,
-      this.offset,
-      this.byteLength,
-      srcOffset,
-      dstOffset,
-      PROTO_TCP,
-    );
   }
 }

@@ -4,13 +4,7 @@
  * @module
  */
 
-import {
-  transportChecksumIpv4,
-  transportChecksumIpv6,
-  verifyTransportChecksumIpv4,
-  verifyTransportChecksumIpv6,
-} from "./checksum.ts";
-import { HeaderView } from "./view.ts";
+import { TransportView } from "./transport.ts";
 
 /** Length of the UDP header. */
 export const UDP_HEADER_LENGTH = 8;
@@ -33,7 +27,11 @@ const PROTO_UDP = 17;
  * }
  * ```
  */
-export class UdpView extends HeaderView {
+export class UdpView extends TransportView {
+  /** IP protocol number. */
+  readonly protocol: number = PROTO_UDP;
+  /** The checksum field is at byte 6. */
+  readonly checksumOffset: number = 6;
   /** The UDP header is 8 bytes. */
   readonly minLength: number = UDP_HEADER_LENGTH;
 
@@ -61,14 +59,6 @@ export class UdpView extends HeaderView {
     if (this.valid) this.view.setUint16(this.offset + 4, value);
   }
 
-  /** Checksum as stored (0 = none, IPv4 only). */
-  get checksum(): number {
-    return this.valid ? this.view.getUint16(this.offset + 6) : 0;
-  }
-  set checksum(value: number) {
-    if (this.valid) this.view.setUint16(this.offset + 6, value);
-  }
-
   /** True if 8 ≤ length field ≤ attached bytes. */
   get wellFormed(): boolean {
     const len = this.length;
@@ -86,6 +76,11 @@ export class UdpView extends HeaderView {
       : len;
   }
 
+  /** The checksum covers the datagram as its length field gives it. */
+  override get checksumLength(): number {
+    return this.datagramLength;
+  }
+
   /** Absolute offset of the payload. */
   get payloadOffset(): number {
     return this.offset + UDP_HEADER_LENGTH;
@@ -94,71 +89,5 @@ export class UdpView extends HeaderView {
   /** Payload bytes (datagram length minus 8). */
   get payloadLength(): number {
     return this.valid ? this.datagramLength - UDP_HEADER_LENGTH : 0;
-  }
-
-  /** Checksum of the datagram over an IPv4 pseudo-header (u32 addresses). */
-  computeChecksumIpv4(srcIp: number, dstIp: number): number {
-    if (!this.valid) return 0;
-    return transportChecksumIpv4(
-      this.view,
-      this.offset,
-      this.datagramLength,
-      srcIp,
-      dstIp,
-      PROTO_UDP,
-    );
-  }
-
-  /** Computes and stores the IPv4 checksum; returns it. */
-  updateChecksumIpv4(srcIp: number, dstIp: number): number {
-    const csum = this.computeChecksumIpv4(srcIp, dstIp);
-    this.checksum = csum;
-    return csum;
-  }
-
-  /** True if the stored checksum is correct (or 0, "none") over the IPv4 pseudo-header. */
-  checksumValidIpv4(srcIp: number, dstIp: number): boolean {
-    if (!this.valid) return false;
-    return verifyTransportChecksumIpv4(
-      this.view,
-      this.offset,
-      this.datagramLength,
-      srcIp,
-      dstIp,
-      PROTO_UDP,
-    );
-  }
-
-  /** Checksum over an IPv6 pseudo-header whose addresses are at the given offsets of the same view. */
-  computeChecksumIpv6(srcOffset: number, dstOffset: number): number {
-    if (!this.valid) return 0;
-    return transportChecksumIpv6(
-      this.view,
-      this.offset,
-      this.datagramLength,
-      srcOffset,
-      dstOffset,
-      PROTO_UDP,
-    );
-  }
-
-  /** Computes and stores the IPv6 checksum; returns it. */
-  updateChecksumIpv6(srcOffset: number, dstOffset: number): number {
-    const csum = this.computeChecksumIpv6(srcOffset, dstOffset);
-    this.checksum = csum;
-    return csum;
-  }
-
-  /** True if the stored checksum is correct over the IPv6 pseudo-header (0 is invalid for IPv6). */
-  checksumValidIpv6(srcOffset: number, dstOffset: number): boolean {
-    if (!this.valid) return false;
-    return verifyTransportChecksumIpv6(
-      this.view,
-      this.offset,
-      this.datagramLength,
-      srcOffset,
-      dstOffset,
-      PROTO_UDP,
-    );
   }
 }

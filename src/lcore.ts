@@ -55,6 +55,11 @@ export class Lcore {
     return cpus;
   }
 
+  /** Kernel thread id of the calling thread (`gettid()`), e.g. to find it in `/proc/self/task`. */
+  static threadId(): number {
+    return library().symbols.dd_thread_tid();
+  }
+
   /** CPU the calling thread is running on now (`sched_getcpu()`). */
   static currentCpu(): number {
     return library().symbols.dd_current_cpu();

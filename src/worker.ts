@@ -40,7 +40,7 @@ interface StartMessage {
 }
 
 type WorkerMessage =
-  | { kind: "ready"; cpu: number; affinity: number[] }
+  | { kind: "ready"; cpu: number; affinity: number[]; tid: number }
   | { kind: "done"; result: unknown }
   | { kind: "error"; name: string; message: string; stack?: string };
 
@@ -81,6 +81,8 @@ export class LcoreWorker<R = unknown> {
   readonly cpu: number;
   /** CPUs its thread may run on (its affinity). */
   readonly affinity: readonly number[];
+  /** Kernel thread id of the worker's thread (its entry in `/proc/self/task`). */
+  readonly threadId: number;
   /** Counters the worker writes (`ctx.counters`), readable at any time. */
   readonly counters: Float64Array;
   /** Resolves with what the worker's function returned; rejects with an {@linkcode LcoreError}. */
@@ -91,7 +93,7 @@ export class LcoreWorker<R = unknown> {
     flags: Int32Array,
     counters: Float64Array,
     lcore: number,
-    ready: { cpu: number; affinity: number[] },
+    ready: { cpu: number; affinity: number[]; tid: number },
     done: Promise<R>,
   ) {
     this.#worker = worker;
@@ -100,6 +102,7 @@ export class LcoreWorker<R = unknown> {
     this.lcore = lcore;
     this.cpu = ready.cpu;
     this.affinity = ready.affinity;
+    this.threadId = ready.tid;
     this.done = done;
   }
 
@@ -141,10 +144,10 @@ export class LcoreWorker<R = unknown> {
     const worker = new Worker(module, { type: "module" });
     launched.add(lcore);
     let settleReady!: {
-      resolve: (r: { cpu: number; affinity: number[] }) => void;
+      resolve: (r: { cpu: number; affinity: number[]; tid: number }) => void;
       reject: (e: Error) => void;
     };
-    const ready = new Promise<{ cpu: number; affinity: number[] }>((resolve, reject) =>
+    const ready = new Promise<{ cpu: number; affinity: number[]; tid: number }>((resolve, reject) =>
       settleReady = { resolve, reject }
     );
     let settleDone!: { resolve: (r: R) => void; reject: (e: Error) => void };
@@ -300,7 +303,7 @@ export function runOnLcore<T = unknown, R = unknown>(
           return Port.attach(idOrName, p);
         },
       };
-      scope.postMessage({ kind: "ready", cpu, affinity });
+      scope.postMessage({ kind: "ready", cpu, affinity, tid: Lcore.threadId() });
       const result = await body(ctx);
       // Closing the attached pools closes this worker's batches: their mbufs go back.
       for (const p of pools) p.close();

@@ -44,6 +44,13 @@ const workers = await Promise.all([
   }),
 ]);
 const threadsDuring = threads();
+const aliveDuring = workers.map((w) => {
+  try {
+    return Deno.statSync(`/proc/self/task/${w.threadId}`).isDirectory;
+  } catch {
+    return false;
+  }
+});
 const perQueue = () =>
   Array.from({ length: QUEUES }, (_, q) => workers.reduce((a, w) => a + w.counters[q], 0));
 
@@ -70,6 +77,15 @@ port.close();
 dev.remove();
 await new Promise((r) => setTimeout(r, 200)); // let the worker threads exit
 const threadsAfter = threads();
+const alive = (tid: number) => {
+  try {
+    Deno.statSync(`/proc/self/task/${tid}`);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const workerThreads = workers.map((w) => ({ tid: w.threadId, aliveAfter: alive(w.threadId) }));
 const namesAfter = threadNames();
 const inUseEnd = pool.inUse;
 Eal.cleanup();
@@ -82,6 +98,8 @@ report({
   threadsBefore,
   threadsAfter,
   threadsDuring,
+  aliveDuring,
+  workerThreads,
   namesBefore,
   namesAfter,
   inUseStart,
