@@ -363,14 +363,14 @@ async function parent(): Promise<void> {
   let sectionGcs: GcEvent[] = [];
   const latencyGcs: GcEvent[] = [];
   const loopGcs: GcEvent[] = [];
-  let otherGcs = 0;
+  const otherGcs: GcEvent[] = [];
   let pending = "";
   const decoder = new TextDecoder();
   const handle = (line: string) => {
     const ev = gcEvent(line);
     if (ev) {
       if (section) sectionGcs.push(ev);
-      else otherGcs++;
+      else otherGcs.push(ev);
       return;
     }
     const [tag, ...rest] = line.split(" ");
@@ -462,7 +462,10 @@ async function parent(): Promise<void> {
         kb(heap.heapEnd)
       } after; ` +
       `GCs during timed Deno/C loops: ${loopGcs.length}` +
-      (loopGcs.length ? ` (${summary(loopGcs)})` : "") + `; outside them: ${otherGcs}`,
+      (loopGcs.length ? ` (${summary(loopGcs)})` : "") +
+      `; outside them (set-up, calibration, warm-up in not yet optimised code): ` +
+      `${otherGcs.filter((g) => !/Mark/.test(g.kind) || /Minor/.test(g.kind)).length} minor, ` +
+      `${otherGcs.filter((g) => /Mark/.test(g.kind) && !/Minor/.test(g.kind)).length} major`,
   );
   if (lat) {
     console.log(
