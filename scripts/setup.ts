@@ -3,7 +3,7 @@
  * tools the tests drive) when missing, regenerates the embedded shim source
  * and builds `native/build/libdpdk_deno.so` when it is missing or stale.
  *
- * Usage: deno run --allow-read --allow-write --allow-env --allow-run scripts/setup.ts
+ * Usage: deno run --allow-read --allow-write --allow-env --allow-run --allow-sys=uid scripts/setup.ts
  *        [--build-only] [--test-deps]
  *
  * @module
