@@ -86,7 +86,9 @@ Deno.test("deno task doctor describes this machine and exits 0", async (t) => {
       "--allow-env",
     ]);
     // Its own file prefix, no shared config, hugepage files unlinked: no trace, no collision.
-    const own = ["--file-prefix", `dddoctor${Deno.pid}`, "--no-shconf", "--huge-unlink"];
+    // (--huge-unlink only where the suggestion uses hugepages: DPDK refuses it with --no-huge.)
+    const own = ["--file-prefix", `dddoctor${Deno.pid}`, "--no-shconf"];
+    if (!args.includes("--no-huge")) own.push("--huge-unlink");
     const r = await runDeno(`${ROOT}/${args[5]}`, [...args.slice(6), ...own], {
       flags: args.slice(2, 5),
     });
