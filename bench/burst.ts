@@ -26,6 +26,7 @@ import {
   denoRxdrop,
   denoTxgen,
   FLOW_SLOTS,
+  swapMacs,
   txgenState,
 } from "./loops.ts";
 
@@ -283,21 +284,12 @@ function child(): void {
     const tsc = s.dd_tsc_f64;
     const bucketNs = 10, buckets = new Float64Array(100_000); // 10 ns buckets up to 1 ms
     let max = 0, bursts = 0, packets = 0, over = 0;
-    const view = batch.view, offsets = batch.offsets;
     const nsPerTick = 1e9 / hz;
     const end = performance.now() + latencySeconds * 1000;
     console.log("BEGIN latency");
     let prev = tsc();
     for (let it = 0;; it++) {
-      const n = rx.receive(0, batch);
-      for (let i = 0; i < n; i++) {
-        const at = offsets[i];
-        const d0 = view.getUint32(at), d1 = view.getUint16(at + 4);
-        view.setUint32(at, view.getUint32(at + 6));
-        view.setUint16(at + 4, view.getUint16(at + 10));
-        view.setUint32(at + 6, d0);
-        view.setUint16(at + 10, d1);
-      }
+      swapMacs(batch, rx.receive(0, batch));
       packets += tx.send(0, batch);
       const now = tsc();
       const ns = (now - prev) * nsPerTick;

@@ -24,20 +24,25 @@ export function denoIo(rx: Port, tx: Port, batch: PacketBatch, iterations: numbe
   return total;
 }
 
+/** Swaps destination and source MAC of the first `n` packets of `batch`, in place. */
+export function swapMacs(batch: PacketBatch, n: number): void {
+  const view = batch.view, offsets = batch.offsets;
+  for (let i = 0; i < n; i++) {
+    const at = offsets[i];
+    const d0 = view.getUint32(at), d1 = view.getUint16(at + 4);
+    view.setUint32(at, view.getUint32(at + 6));
+    view.setUint16(at + 4, view.getUint16(at + 10));
+    view.setUint32(at + 6, d0);
+    view.setUint16(at + 10, d1);
+  }
+}
+
 /** macswap: swap destination and source MAC through the pool's DataView, then send. */
 export function denoMacswap(rx: Port, tx: Port, batch: PacketBatch, iterations: number): number {
-  const view = batch.view, offsets = batch.offsets;
   let total = 0;
   for (let it = 0; it < iterations; it++) {
     const n = rx.receive(0, batch);
-    for (let i = 0; i < n; i++) {
-      const at = offsets[i];
-      const d0 = view.getUint32(at), d1 = view.getUint16(at + 4);
-      view.setUint32(at, view.getUint32(at + 6));
-      view.setUint16(at + 4, view.getUint16(at + 10));
-      view.setUint32(at + 6, d0);
-      view.setUint16(at + 10, d1);
-    }
+    swapMacs(batch, n);
     if (n === 0) continue;
     total += n;
     tx.send(0, batch);
