@@ -115,6 +115,7 @@ export {
   PcapMagic,
   type PcapRecord,
   type PcapSink,
+  type PcapStreamOptions,
   PcapStreamWriter,
   PcapWriter,
   type PcapWriterOptions,

@@ -345,29 +345,41 @@ function writeAll(sink: PcapSink, p: Uint8Array): void {
   }
 }
 
+/** Options of {@link PcapStreamWriter}. */
+export interface PcapStreamOptions extends PcapWriterOptions {
+  /** Bytes collected before they go to the sink in one write. Default: 65536. */
+  bufferSize?: number;
+}
+
 /**
- * Writes classic pcap to a sink as packets arrive: the file header on construction, then one
- * record per {@link PcapStreamWriter.add}. Record headers reuse one buffer.
+ * Writes classic pcap to a sink as packets arrive. Records are collected in one buffer and handed
+ * to the sink in large writes; {@link PcapStreamWriter.flush} (or the buffer filling up) writes
+ * them. {@link PcapStreamWriter.addRange} copies a packet straight from a memory region (e.g. a
+ * DPDK pool) without allocating. The file header is written at once, so even an empty capture is
+ * a valid file.
  *
  * ```ts
  * import { PcapStreamWriter } from "./pcap.ts";
  * const file = Deno.openSync("/tmp/out.pcap", { write: true, create: true, truncate: true });
  * const writer = new PcapStreamWriter(file, { nanosecond: true });
  * writer.add(new Uint8Array(60), 1_700_000_000_000_000_000n);
+ * writer.flush();
  * file.close();
  * ```
  */
 export class PcapStreamWriter {
   #sink: PcapSink;
-  #header = new Uint8Array(16);
-  #headerView = new DataView(this.#header.buffer);
+  #buffer: Uint8Array;
+  #view: DataView;
+  #used = 0;
+  #written = 0;
   #nanosecond: boolean;
   #snapLength: number;
   #littleEndian: boolean;
   #count = 0;
 
   /** Writes the 24-byte file header to `sink` right away. */
-  constructor(sink: PcapSink, options: PcapWriterOptions = {}) {
+  constructor(sink: PcapSink, options: PcapStreamOptions = {}) {
     this.#sink = sink;
     this.#nanosecond = options.nanosecond ?? false;
     this.#snapLength = options.snapLength ?? 262144;
@@ -375,20 +387,33 @@ export class PcapStreamWriter {
     if (!Number.isInteger(this.#snapLength) || this.#snapLength <= 0) {
       throw new RangeError(`snapLength must be a positive integer, got ${this.#snapLength}`);
     }
-    const header = new Uint8Array(24);
-    const v = new DataView(header.buffer);
+    const size = options.bufferSize ?? 65536;
+    if (!Number.isInteger(size) || size < 64) {
+      throw new RangeError(`bufferSize must be an integer of at least 64, got ${size}`);
+    }
+    this.#buffer = new Uint8Array(size);
+    this.#view = new DataView(this.#buffer.buffer);
+    const v = this.#view;
     const le = this.#littleEndian;
     v.setUint32(0, this.#nanosecond ? PcapMagic.NANOSECONDS : PcapMagic.MICROSECONDS, le);
     v.setUint16(4, 2, le);
     v.setUint16(6, 4, le);
+    v.setUint32(8, 0, le);
+    v.setUint32(12, 0, le);
     v.setUint32(16, this.#snapLength, le);
     v.setUint32(20, options.linkType ?? LinkType.ETHERNET, le);
-    writeAll(sink, header);
+    this.#used = 24;
+    this.flush();
   }
 
-  /** Records written so far. */
+  /** Records added so far. */
   get count(): number {
     return this.#count;
+  }
+
+  /** Bytes of the file so far, written or still buffered. */
+  get bytes(): number {
+    return this.#written + this.#used;
   }
 
   /**
@@ -397,6 +422,24 @@ export class PcapStreamWriter {
    * `originalLength` defaults to the data's length.
    */
   add(data: Uint8Array, timestampNs: bigint | number = 0, originalLength?: number): void {
+    this.addRange(data, 0, data.length, timestampNs, originalLength);
+  }
+
+  /**
+   * Appends the packet `bytes[offset, offset + length)`, copying it into the buffer without
+   * allocating: for a receive loop over a pool's memory region. Otherwise as
+   * {@link PcapStreamWriter.add}.
+   */
+  addRange(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    timestampNs: bigint | number = 0,
+    originalLength?: number,
+  ): void {
+    if (!(offset >= 0 && length >= 0 && offset + length <= bytes.length)) {
+      throw new RangeError(`Packet range [${offset}, ${offset + length}) is outside the bytes`);
+    }
     let seconds: number;
     let nanos: number;
     if (typeof timestampNs === "bigint") {
@@ -409,16 +452,36 @@ export class PcapStreamWriter {
     if (!(seconds >= 0 && seconds <= 0xffffffff && nanos >= 0)) {
       throw new RangeError(`Timestamp ${timestampNs} ns does not fit a pcap record`);
     }
-    const captureLength = Math.min(data.length, this.#snapLength);
-    const v = this.#headerView;
+    const captureLength = Math.min(length, this.#snapLength);
+    if (this.#used + 16 + captureLength > this.#buffer.length) this.flush();
+    const v = this.#view;
     const le = this.#littleEndian;
-    v.setUint32(0, seconds, le);
-    v.setUint32(4, this.#nanosecond ? nanos : Math.floor(nanos / 1000), le);
-    v.setUint32(8, captureLength, le);
-    v.setUint32(12, originalLength ?? data.length, le);
-    writeAll(this.#sink, this.#header);
-    writeAll(this.#sink, captureLength < data.length ? data.subarray(0, captureLength) : data);
+    let at = this.#used;
+    v.setUint32(at, seconds, le);
+    v.setUint32(at + 4, this.#nanosecond ? nanos : Math.floor(nanos / 1000), le);
+    v.setUint32(at + 8, captureLength, le);
+    v.setUint32(at + 12, originalLength ?? length, le);
+    at += 16;
+    if (at + captureLength <= this.#buffer.length) {
+      const buf = this.#buffer;
+      for (let i = 0; i < captureLength; i++) buf[at + i] = bytes[offset + i];
+      this.#used = at + captureLength;
+    } else {
+      // Larger than the whole buffer: write the header, then the packet directly.
+      this.#used = at;
+      this.flush();
+      writeAll(this.#sink, bytes.subarray(offset, offset + captureLength));
+      this.#written += captureLength;
+    }
     this.#count++;
+  }
+
+  /** Hands everything buffered to the sink. Call before closing the file. */
+  flush(): void {
+    if (this.#used === 0) return;
+    writeAll(this.#sink, this.#buffer.subarray(0, this.#used));
+    this.#written += this.#used;
+    this.#used = 0;
   }
 }
 
@@ -439,7 +502,7 @@ export class PcapWriter {
 
   /** Starts a file with the given options. */
   constructor(options: PcapWriterOptions = {}) {
-    // Copy each chunk: the stream writer reuses its record-header buffer.
+    // Copy each chunk: the stream writer reuses its buffer.
     this.#stream = new PcapStreamWriter({
       writeSync: (p: Uint8Array): number => {
         this.#chunks.push(p.slice());
@@ -461,6 +524,7 @@ export class PcapWriter {
 
   /** The file so far as one byte array. */
   bytes(): Uint8Array {
+    this.#stream.flush();
     const out = new Uint8Array(this.#length);
     let p = 0;
     for (const chunk of this.#chunks) {

@@ -102,6 +102,7 @@ Deno.test("classic pcap", async (t) => {
     const writer = new PcapStreamWriter(sink, { nanosecond: true });
     writer.add(new Uint8Array([1, 2, 3]), 1_500_000_000);
     writer.add(new Uint8Array(0), 0);
+    writer.flush();
     const file = readPcap(new Uint8Array(written));
     assert.equal(file.records.length, 2);
     assert.equal(file.records[0].timestampNs, 1_500_000_000n);
@@ -117,6 +118,7 @@ Deno.test("classic pcap", async (t) => {
       const file = Deno.openSync(path, { write: true, truncate: true });
       const writer = new PcapStreamWriter(file);
       for (const frame of sampleFrames()) writer.add(frame, 42_000n);
+      writer.flush();
       file.close();
       const records = readPcap(Deno.readFileSync(path)).records;
       assert.equal(records.length, 4);
@@ -124,6 +126,32 @@ Deno.test("classic pcap", async (t) => {
     } finally {
       Deno.removeSync(path);
     }
+  });
+
+  await t.step("addRange copies from a region; large packets bypass the buffer", () => {
+    const chunks: Uint8Array[] = [];
+    const sink = {
+      writeSync(p: Uint8Array): number {
+        chunks.push(p.slice());
+        return p.length;
+      },
+    };
+    const writer = new PcapStreamWriter(sink, { bufferSize: 256 });
+    const region = Uint8Array.from({ length: 4096 }, (_, i) => i & 0xff);
+    writer.addRange(region, 100, 60, 1_000n); // fits in the buffer
+    writer.addRange(region, 1000, 200, 2_000n); // forces a flush first
+    writer.addRange(region, 0, 1500, 3_000n); // larger than the buffer
+    assert.throws(() => writer.addRange(region, 4000, 200), RangeError);
+    writer.flush();
+    const bytes = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+    chunks.reduce((at, c) => (bytes.set(c, at), at + c.length), 0);
+    assert.equal(writer.bytes, bytes.length);
+    const records = readPcap(bytes).records;
+    assert.deepEqual(records.map((r) => r.captureLength), [60, 200, 1500]);
+    assert.deepEqual([...records[0].data], [...region.subarray(100, 160)]);
+    assert.deepEqual([...records[1].data], [...region.subarray(1000, 1200)]);
+    assert.deepEqual([...records[2].data], [...region.subarray(0, 1500)]);
+    assert.equal(writer.count, 3);
   });
 
   await t.step("malformed files throw PcapError", () => {
