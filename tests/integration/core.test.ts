@@ -77,6 +77,10 @@ Deno.test("misuse raises typed errors, never a crash", async (t) => {
     ["pool after cleanup", "DpdkError", /cleaned up/],
     ["eal init after cleanup", "DpdkError", /cannot be initialised again/],
     ["pool closed by cleanup", "DpdkError", /closed Mempool/],
+    ["launch on the main lcore", "RangeError", /lcore 0 is not a worker lcore of the EAL/],
+    ["launch on a missing lcore", "RangeError", /lcore 7 is not a worker lcore/],
+    ["runOnLcore outside a worker", "DpdkError", /must run in a module started by LcoreWorker/],
+    ["stop an attached port", "DpdkError", /it is attached; its owner controls it/],
   ];
   for (const [name, error, message] of expect) {
     await t.step(name, () => {

@@ -3,9 +3,11 @@
 import {
   DpdkError,
   Eal,
+  LcoreWorker,
   Mempool,
   PacketBatch,
   Port,
+  runOnLcore,
   RxOffload,
   VirtualDevice,
 } from "../../../mod.ts";
@@ -20,9 +22,9 @@ interface Outcome {
 }
 const outcomes: Outcome[] = [];
 
-function attempt(name: string, f: () => unknown): void {
+async function attempt(name: string, f: () => unknown): Promise<void> {
   try {
-    f();
+    await f();
     outcomes.push({ name, error: null });
   } catch (e) {
     const err = e as Error;
@@ -37,62 +39,65 @@ function attempt(name: string, f: () => unknown): void {
 }
 
 // Before the EAL exists.
-attempt("pool before init", () => Mempool.create());
-attempt("port list before init", () => Port.list());
-attempt("vdev before init", () => VirtualDevice.create("net_null9"));
-attempt("eal options conflict", () => Eal.init({ cores: "0", coreMask: "0x1" }));
+await attempt("pool before init", () => Mempool.create());
+await attempt("port list before init", () => Port.list());
+await attempt("vdev before init", () => VirtualDevice.create("net_null9"));
+await attempt("eal options conflict", () => Eal.init({ cores: "0", coreMask: "0x1" }));
 
 Eal.init([...TEST_EAL, "--vdev=net_null0", "--vdev=net_ring0", "--vdev=net_ring1"]);
-attempt("eal init twice", () => Eal.init(TEST_EAL));
+await attempt("eal init twice", () => Eal.init(TEST_EAL));
 
 const pool = Mempool.create({ name: "misuse", size: 1023, cacheSize: 0 });
 const otherPool = Mempool.create({ name: "other", size: 511, cacheSize: 0 });
 const inUseStart = pool.inUse + otherPool.inUse;
 
-attempt("pool bad cache size", () => Mempool.create({ size: 100, cacheSize: 100 }));
-attempt("pool bad size", () => Mempool.create({ size: 0 }));
-attempt("pool duplicate name", () => Mempool.create({ name: "misuse", size: 63, cacheSize: 0 }));
-attempt("port id out of range", () => Port.open(99, { pool }));
-attempt("port id not integer", () => Port.open(1.5, { pool }));
-attempt("port negative id", () => Port.open(-1, { pool }));
-attempt("port unknown name", () => Port.open("net_nope0", { pool }));
+await attempt("pool bad cache size", () => Mempool.create({ size: 100, cacheSize: 100 }));
+await attempt("pool bad size", () => Mempool.create({ size: 0 }));
+await attempt(
+  "pool duplicate name",
+  () => Mempool.create({ name: "misuse", size: 63, cacheSize: 0 }),
+);
+await attempt("port id out of range", () => Port.open(99, { pool }));
+await attempt("port id not integer", () => Port.open(1.5, { pool }));
+await attempt("port negative id", () => Port.open(-1, { pool }));
+await attempt("port unknown name", () => Port.open("net_nope0", { pool }));
 // deno-lint-ignore no-explicit-any
-attempt("port without pool", () => Port.open(0, {} as any));
-attempt("too many rx queues", () => Port.open(0, { pool, rxQueues: 5000 }));
-attempt("too many descriptors", () => Port.open(0, { pool, rxDescriptors: 70000 }));
-attempt("mtu below minimum", () => Port.open(0, { pool, mtu: 10 }));
-attempt(
+await attempt("port without pool", () => Port.open(0, {} as any));
+await attempt("too many rx queues", () => Port.open(0, { pool, rxQueues: 5000 }));
+await attempt("too many descriptors", () => Port.open(0, { pool, rxDescriptors: 70000 }));
+await attempt("mtu below minimum", () => Port.open(0, { pool, mtu: 10 }));
+await attempt(
   "unsupported rx offload",
   () => Port.open(0, { pool, rxOffloads: RxOffload.IPV4_CKSUM }),
 );
-attempt("bad vdev driver", () => VirtualDevice.create("net_doesnotexist0"));
-attempt("bad vdev name", () => VirtualDevice.create("bad name!"));
+await attempt("bad vdev driver", () => VirtualDevice.create("net_doesnotexist0"));
+await attempt("bad vdev name", () => VirtualDevice.create("bad name!"));
 
 const port = Port.open(0, { pool, start: false });
-attempt("open port twice", () => Port.open(0, { pool }));
+await attempt("open port twice", () => Port.open(0, { pool }));
 const batch = new PacketBatch(pool, 32);
-attempt("receive on stopped port", () => port.receive(0, batch));
-attempt("send on stopped port", () => port.send(0, batch));
+await attempt("receive on stopped port", () => port.receive(0, batch));
+await attempt("send on stopped port", () => port.send(0, batch));
 port.start();
-attempt("receive bad queue", () => port.receive(1, batch));
-attempt("send negative queue", () => port.send(-1, batch));
-attempt("receive fractional queue", () => port.receive(0.5, batch));
-attempt("batch capacity zero", () => new PacketBatch(pool, 0));
-attempt("batch alloc overflow", () => batch.alloc(33, 64));
-attempt("batch alloc too long", () => batch.alloc(1, 5000));
-attempt("batch drop bad index", () => batch.drop(0));
-attempt("batch packet bad index", () => batch.packet(3));
+await attempt("receive bad queue", () => port.receive(1, batch));
+await attempt("send negative queue", () => port.send(-1, batch));
+await attempt("receive fractional queue", () => port.receive(0.5, batch));
+await attempt("batch capacity zero", () => new PacketBatch(pool, 0));
+await attempt("batch alloc overflow", () => batch.alloc(33, 64));
+await attempt("batch alloc too long", () => batch.alloc(1, 5000));
+await attempt("batch drop bad index", () => batch.drop(0));
+await attempt("batch packet bad index", () => batch.packet(3));
 
 // A packet whose length exceeds its buffer must not be sent.
 batch.alloc(2, 60);
 batch.lengths[1] = 4000;
-attempt("send oversize packet", () => port.send(0, batch));
+await attempt("send oversize packet", () => port.send(0, batch));
 const heldAfterOversize = batch.length;
 batch.clear();
 
 // Pool exhaustion: more than the pool holds, in batches of 32.
 const hog: PacketBatch[] = [];
-attempt("pool exhausted", () => {
+await attempt("pool exhausted", () => {
   for (let i = 0; i < 64; i++) {
     const b = new PacketBatch(pool, 32);
     hog.push(b);
@@ -108,7 +113,7 @@ const foreignBatch = new PacketBatch(otherPool, 8);
 foreignBatch.alloc(4, 64);
 ringTx.send(0, foreignBatch); // net_ring0's tx ring is its own rx ring
 const ringRx = new PacketBatch(pool, 8);
-attempt("receive foreign mbufs", () => ringTx.receive(0, ringRx));
+await attempt("receive foreign mbufs", () => ringTx.receive(0, ringRx));
 const foreignHeld = ringRx.length;
 ringRx.clear();
 ring1.close();
@@ -117,28 +122,36 @@ ring1.close();
 const closedBatch = new PacketBatch(pool, 4);
 closedBatch.close();
 closedBatch.close(); // idempotent
-attempt("receive into closed batch", () => port.receive(0, closedBatch));
-attempt("alloc on closed batch", () => closedBatch.alloc(1, 64));
+await attempt("receive into closed batch", () => port.receive(0, closedBatch));
+await attempt("alloc on closed batch", () => closedBatch.alloc(1, 64));
 const tmpPool = Mempool.create({ name: "tmp", size: 63, cacheSize: 0 });
 const tmpView = tmpPool.view;
 tmpPool.close();
 tmpPool.close(); // idempotent
-attempt("closed pool count", () => tmpPool.available);
-attempt("batch on closed pool", () => new PacketBatch(tmpPool, 4));
-attempt("read detached pool view", () => tmpView.getUint8(0));
+await attempt("closed pool count", () => tmpPool.available);
+await attempt("batch on closed pool", () => new PacketBatch(tmpPool, 4));
+await attempt("read detached pool view", () => tmpView.getUint8(0));
 port.stop();
 port.close();
 port.close(); // idempotent
-attempt("send on closed port", () => port.send(0, batch));
-attempt("stats of closed port", () => port.stats());
+await attempt("send on closed port", () => port.send(0, batch));
+await attempt("stats of closed port", () => port.stats());
+
+// Worker lcores.
+await attempt("launch on the main lcore", () => LcoreWorker.launch(import.meta.url, { lcore: 0 }));
+await attempt("launch on a missing lcore", () => LcoreWorker.launch(import.meta.url, { lcore: 7 }));
+await attempt("runOnLcore outside a worker", () => runOnLcore(() => 0));
+const attached = Port.attach("net_ring0", otherPool);
+await attempt("stop an attached port", () => attached.stop());
+attached.close();
 
 const inUseEnd = pool.inUse + otherPool.inUse;
 batch.close();
 Eal.cleanup();
 Eal.cleanup(); // idempotent
-attempt("port list after cleanup", () => Port.list());
-attempt("pool after cleanup", () => Mempool.create());
-attempt("eal init after cleanup", () => Eal.init(TEST_EAL));
-attempt("pool closed by cleanup", () => pool.inUse);
+await attempt("port list after cleanup", () => Port.list());
+await attempt("pool after cleanup", () => Mempool.create());
+await attempt("eal init after cleanup", () => Eal.init(TEST_EAL));
+await attempt("pool closed by cleanup", () => pool.inUse);
 
 report({ outcomes, inUseStart, inUseEnd, heldAfterOversize, foreignHeld });
