@@ -130,6 +130,13 @@ const keepAlive: unknown[] = [];
 
 /** Things to close before `rte_eal_cleanup`, in this order. */
 const closers = { port: new Set<() => void>(), pool: new Set<() => void>() };
+/** Checks that veto a cleanup, returning why (e.g. worker lcores still running). */
+const guards = new Set<() => string | undefined>();
+
+/** Registers a check that {@linkcode Eal.cleanup} runs first and that may refuse it (internal). */
+export function onCleanupGuard(check: () => string | undefined): void {
+  guards.add(check);
+}
 
 /**
  * Registers a close function that {@linkcode Eal.cleanup} runs; returns the
@@ -261,7 +268,8 @@ export class Eal {
   /**
    * Closes every open port, then every pool (and its batches), then releases
    * DPDK's resources (`rte_eal_cleanup`). Idempotent; afterwards no DPDK call
-   * is possible in this process.
+   * is possible in this process. Refused while worker lcores still run: stop
+   * them and await their `done` first.
    */
   static cleanup(): void {
     if (state !== "running") {
@@ -273,6 +281,10 @@ export class Eal {
         );
       }
       return;
+    }
+    for (const guard of guards) {
+      const why = guard();
+      if (why) throw new DpdkError("rte_eal_cleanup", 16, `rte_eal_cleanup: ${why}`);
     }
     for (const kind of ["port", "pool"] as const) {
       for (const close of [...closers[kind]]) close();

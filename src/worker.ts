@@ -11,7 +11,7 @@
  * @module
  */
 import { library, libraryPath, setLibraryPath } from "../ffi/library.ts";
-import { requireEal } from "./eal.ts";
+import { onCleanupGuard, requireEal } from "./eal.ts";
 import { check, DpdkError } from "./errors.ts";
 import { Lcore } from "./lcore.ts";
 import { Mempool } from "./mempool.ts";
@@ -59,6 +59,12 @@ export class LcoreError extends Error {
 }
 
 const launched = new Set<number>();
+// Cleaning up the EAL under a running worker would free the pools it polls.
+onCleanupGuard(() =>
+  launched.size > 0
+    ? `worker lcores ${[...launched].join(", ")} still run; stop them and await done first`
+    : undefined
+);
 
 /**
  * A worker lcore running a module, seen from the main thread.

@@ -77,6 +77,7 @@ Deno.test("misuse raises typed errors, never a crash", async (t) => {
     ["pool after cleanup", "DpdkError", /cleaned up/],
     ["eal init after cleanup", "DpdkError", /cannot be initialised again/],
     ["pool closed by cleanup", "DpdkError", /closed Mempool/],
+    ["cleanup with a worker running", "DpdkError", /worker lcores 1 still run; stop them/],
     ["launch on the main lcore", "RangeError", /lcore 0 is not a worker lcore of the EAL/],
     ["launch on a missing lcore", "RangeError", /lcore 7 is not a worker lcore/],
     ["runOnLcore outside a worker", "DpdkError", /must run in a module started by LcoreWorker/],

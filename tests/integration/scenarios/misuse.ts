@@ -138,6 +138,10 @@ await attempt("send on closed port", () => port.send(0, batch));
 await attempt("stats of closed port", () => port.stats());
 
 // Worker lcores.
+const idle = await LcoreWorker.launch(new URL("./idle_worker.ts", import.meta.url));
+await attempt("cleanup with a worker running", () => Eal.cleanup());
+idle.stop();
+await idle.done;
 await attempt("launch on the main lcore", () => LcoreWorker.launch(import.meta.url, { lcore: 0 }));
 await attempt("launch on a missing lcore", () => LcoreWorker.launch(import.meta.url, { lcore: 7 }));
 await attempt("runOnLcore outside a worker", () => runOnLcore(() => 0));
