@@ -27,6 +27,8 @@ export interface LaunchOptions {
   pools?: Mempool[];
   /** Number of shared float64 counters (`ctx.counters` / `worker.counters`). Default: 8. */
   counters?: number;
+  /** How long to wait for the worker to start and take its lcore, in ms. Default: 10000. */
+  startTimeoutMs?: number;
 }
 
 interface StartMessage {
@@ -195,7 +197,16 @@ export class LcoreWorker<R = unknown> {
     };
     worker.postMessage(start);
     done.catch(() => {}); // observed through .done; avoid an unhandled rejection here
-    const info = await ready;
+    const timeout = options.startTimeoutMs ?? 10_000;
+    const timer = setTimeout(() =>
+      fail(
+        new LcoreError(
+          lcore,
+          `the worker did not start within ${timeout} ms: does ${module} call runOnLcore() ` +
+            `at its top level?`,
+        ),
+      ), timeout);
+    const info = await ready.finally(() => clearTimeout(timer));
     return new LcoreWorker<R>(
       worker,
       new Int32Array(shared, 0, 2),

@@ -81,6 +81,7 @@ Deno.test("misuse raises typed errors, never a crash", async (t) => {
     ["launch on the main lcore", "RangeError", /lcore 0 is not a worker lcore of the EAL/],
     ["launch on a missing lcore", "RangeError", /lcore 7 is not a worker lcore/],
     ["runOnLcore outside a worker", "DpdkError", /must run in a module started by LcoreWorker/],
+    ["launch a module without runOnLcore", "LcoreError", /did not start within 300 ms/],
     ["stop an attached port", "DpdkError", /it is attached; its owner controls it/],
   ];
   for (const [name, error, message] of expect) {

@@ -145,6 +145,10 @@ await idle.done;
 await attempt("launch on the main lcore", () => LcoreWorker.launch(import.meta.url, { lcore: 0 }));
 await attempt("launch on a missing lcore", () => LcoreWorker.launch(import.meta.url, { lcore: 7 }));
 await attempt("runOnLcore outside a worker", () => runOnLcore(() => 0));
+await attempt(
+  "launch a module without runOnLcore",
+  () => LcoreWorker.launch(new URL("./not_a_worker.ts", import.meta.url), { startTimeoutMs: 300 }),
+);
 const attached = Port.attach("net_ring0", otherPool);
 await attempt("stop an attached port", () => attached.stop());
 attached.close();
