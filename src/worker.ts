@@ -135,7 +135,8 @@ export class LcoreWorker<R = unknown> {
       throw new DpdkError(
         "LcoreWorker.launch",
         16,
-        "no free worker lcore: give the EAL more cores (e.g. -l 0-2) or stop a worker first",
+        "no free worker lcore: give the EAL more lcores (-l 0-3, or --lcores=0@0,1@1,2@0 to map " +
+          "more lcores than CPUs) or stop a worker first",
       );
     }
     if (!LcoreWorker.workerLcores().includes(lcore)) {
@@ -222,7 +223,11 @@ export class LcoreWorker<R = unknown> {
     Atomics.store(this.#flags, 0, 1);
   }
 
-  /** Ends the worker thread at once. Prefer {@linkcode LcoreWorker.stop} and `await done`. */
+  /**
+   * Ends the worker thread at once: a last resort for a worker that ignores
+   * {@linkcode LcoreWorker.stop}. Mbufs its batches held are not returned and
+   * its lcore cannot be launched on again in this process.
+   */
   terminate(): void {
     launched.delete(this.lcore);
     this.#worker.terminate();
@@ -291,6 +296,14 @@ export function runOnLcore<T = unknown, R = unknown>(
     scope.onmessage = null;
     let adopted = false;
     let pools: Mempool[] = [];
+    // Give everything back before telling the main thread: it ends this thread on that message.
+    // Closing the attached pools closes this worker's batches, so their mbufs return.
+    const release = () => {
+      for (const p of pools) p.close();
+      if (adopted) library().symbols.dd_lcore_release();
+      adopted = false;
+    };
+    let outcome: WorkerMessage;
     try {
       if (m.library) setLibraryPath(m.library);
       requireEal("runOnLcore");
@@ -321,16 +334,17 @@ export function runOnLcore<T = unknown, R = unknown>(
         },
       };
       scope.postMessage({ kind: "ready", cpu, affinity, tid: Lcore.threadId() });
-      const result = await body(ctx);
-      // Closing the attached pools closes this worker's batches: their mbufs go back.
-      for (const p of pools) p.close();
-      scope.postMessage({ kind: "done", result });
+      outcome = { kind: "done", result: await body(ctx) };
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
-      scope.postMessage({ kind: "error", name: e.name, message: e.message, stack: e.stack });
-    } finally {
-      for (const p of pools) p.close();
-      if (adopted) library().symbols.dd_lcore_release();
+      outcome = { kind: "error", name: e.name, message: e.message, stack: e.stack };
     }
+    try {
+      release();
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      outcome = { kind: "error", name: e.name, message: e.message, stack: e.stack };
+    }
+    scope.postMessage(outcome);
   };
 }

@@ -100,6 +100,9 @@ Deno.test("misuse raises typed errors, never a crash", async (t) => {
     const hog = byName.get("pool exhausted")!;
     assert.equal(hog.errno, 105);
   });
+  await t.step("a finished worker's lcore can be launched on again", () => {
+    assert.deepEqual(r.relaunched, [1, 1, 1]);
+  });
   await t.step("no mbuf leaked, rejected batches kept their packets", () => {
     assert.equal(r.inUseEnd, r.inUseStart);
     assert.equal(r.heldAfterOversize, 2);

@@ -142,6 +142,16 @@ const idle = await LcoreWorker.launch(new URL("./idle_worker.ts", import.meta.ur
 await attempt("cleanup with a worker running", () => Eal.cleanup());
 idle.stop();
 await idle.done;
+// A finished worker gives its lcore back: the same lcore can be launched on again at once.
+const relaunched: number[] = [];
+for (let i = 0; i < 3; i++) {
+  const w = await LcoreWorker.launch(new URL("./idle_worker.ts", import.meta.url), {
+    lcore: idle.lcore,
+  });
+  w.stop();
+  await w.done;
+  relaunched.push(w.lcore);
+}
 await attempt("launch on the main lcore", () => LcoreWorker.launch(import.meta.url, { lcore: 0 }));
 await attempt("launch on a missing lcore", () => LcoreWorker.launch(import.meta.url, { lcore: 7 }));
 await attempt("runOnLcore outside a worker", () => runOnLcore(() => 0));
@@ -162,4 +172,4 @@ await attempt("pool after cleanup", () => Mempool.create());
 await attempt("eal init after cleanup", () => Eal.init(TEST_EAL));
 await attempt("pool closed by cleanup", () => pool.inUse);
 
-report({ outcomes, inUseStart, inUseEnd, heldAfterOversize, foreignHeld });
+report({ outcomes, inUseStart, inUseEnd, heldAfterOversize, foreignHeld, relaunched });
