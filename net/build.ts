@@ -553,21 +553,18 @@ export function writeUdpFrame(
   const id = fields.identification ?? 0;
   const ttlProto = ((fields.ttl ?? 64) << 8) | IpProtocol.UDP;
   const src = fields.srcIp, dst = fields.dstIp;
+  const srcPort = fields.srcPort, dstPort = fields.dstPort;
+  // Checksums come from the values being written, and headers go out as 32-bit words:
+  // fewer DataView accesses, which is what a frame costs in JavaScript.
+  const addrSum = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+  const ipCsum = ~foldSum(0x4500 + ipLength + id + ttlProto + addrSum) & 0xffff;
   view.setUint16(l3 - 2, EtherType.IPV4);
-  view.setUint16(l3, 0x4500);
-  view.setUint16(l3 + 2, ipLength);
-  view.setUint16(l3 + 4, id);
-  view.setUint16(l3 + 6, 0);
-  view.setUint16(l3 + 8, ttlProto);
+  view.setUint32(l3, (0x4500 << 16 | ipLength) >>> 0);
+  view.setUint32(l3 + 4, id << 16 >>> 0); // flags and fragment offset 0
+  view.setUint32(l3 + 8, (ttlProto << 16 | ipCsum) >>> 0);
   view.setUint32(l3 + 12, src);
   view.setUint32(l3 + 16, dst);
-  // The header checksum comes from the values just written, not from reading them back.
-  const addrSum = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
-  view.setUint16(l3 + 10, ~foldSum(0x4500 + ipLength + id + ttlProto + addrSum) & 0xffff);
-  view.setUint16(l4, fields.srcPort);
-  view.setUint16(l4 + 2, fields.dstPort);
-  view.setUint16(l4 + 4, udpLength);
-  view.setUint16(l4 + 6, 0);
+  view.setUint32(l4, (srcPort << 16 | dstPort) >>> 0);
   const payload = fields.payload;
   if (payload !== undefined) {
     if (payload.length > fields.payloadLength) {
@@ -577,14 +574,25 @@ export function writeUdpFrame(
     }
     bytes.set(payload, l4 + 8);
   }
+  let udpCsum = 0;
   if (fields.udpChecksum ?? true) {
     // Pseudo-header and UDP header from known values; only the payload is read.
-    let sum = addrSum + IpProtocol.UDP + udpLength + fields.srcPort + fields.dstPort + udpLength;
-    const data = l4 + 8, end = data + (fields.payloadLength & ~1);
-    for (let i = data; i < end; i += 2) sum += view.getUint16(i);
-    if (fields.payloadLength & 1) sum += view.getUint8(end) << 8;
+    let sum = addrSum + IpProtocol.UDP + udpLength + srcPort + dstPort + udpLength;
+    const data = l4 + 8, n = fields.payloadLength;
+    const words = data + (n & ~3);
+    let i = data;
+    for (; i < words; i += 4) {
+      const w = view.getUint32(i);
+      sum += (w >>> 16) + (w & 0xffff);
+    }
+    if (n & 2) {
+      sum += view.getUint16(i);
+      i += 2;
+    }
+    if (n & 1) sum += view.getUint8(i) << 8;
     const csum = ~foldSum(sum) & 0xffff;
-    view.setUint16(l4 + 6, csum === 0 ? 0xffff : csum); // 0 means "no checksum" (RFC 768)
+    udpCsum = csum === 0 ? 0xffff : csum; // 0 means "no checksum" (RFC 768)
   }
+  view.setUint32(l4 + 4, (udpLength << 16 | udpCsum) >>> 0);
   return length;
 }
