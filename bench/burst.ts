@@ -102,6 +102,8 @@ function child(): void {
   const workloads = opts.workloads.split(",") as Workload[];
   const bursts = opts.bursts.split(",").map(Number);
   const s = library().symbols;
+  // V8's GC trace goes through C stdio: unbuffered, it stays in order with our markers.
+  s.dd_stdout_unbuffered();
   Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
   const pool = Mempool.create({ name: "bench", size: 16383, cacheSize: 256 });
   const [rx, tx] = [Port.open(0, { pool }), Port.open(1, { pool })];
@@ -423,7 +425,7 @@ async function parent(): Promise<void> {
       : "memory: 2 MB hugepages\n",
   );
   console.log(
-    "workload  burst   Deno Mpps   C Mpps   Deno ns/pkt   C ns/pkt   Deno/C  (min–max)",
+    "workload  burst   Deno Mpps   C Mpps   Deno ns/pkt   C ns/pkt   Deno/C  (min–max)  GCs",
   );
   for (const r of rows) {
     console.log(
@@ -432,7 +434,7 @@ async function parent(): Promise<void> {
       } ` +
         `${r.c_mpps.toFixed(2).padStart(8)} ${r.deno_ns_per_packet.toFixed(1).padStart(13)} ` +
         `${r.c_ns_per_packet.toFixed(1).padStart(10)} ${r.ratio.toFixed(2).padStart(8)}  ` +
-        `(${r.ratio_min.toFixed(2)}–${r.ratio_max.toFixed(2)})`,
+        `(${r.ratio_min.toFixed(2)}–${r.ratio_max.toFixed(2)})  ${r.gcs}`,
     );
   }
   const calls = info.CALLS, heap = info.HEAP, lat = info.LATENCY, pc = info.PARSECHECK;

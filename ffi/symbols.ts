@@ -121,6 +121,7 @@ export const symbols = {
   dd_tsc: { parameters: [], result: "u64" },
   dd_tsc_hz: { parameters: [], result: "u64" },
   dd_noop: { parameters: [], result: "void" },
+  dd_stdout_unbuffered: { parameters: [], result: "void" }, // void (void)
 
   // mempools
   dd_pool_create: {

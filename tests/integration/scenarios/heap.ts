@@ -4,9 +4,12 @@
 // markers are counted by the parent test.
 import { Eal, Mempool, PacketBatch, Port } from "../../../mod.ts";
 import { swapMacs } from "../../../bench/loops.ts";
+import { library } from "../../../ffi/library.ts";
 import { report, TEST_EAL } from "../../helpers.ts";
 
 const PACKETS = Number(Deno.args[0] ?? 10_000_000);
+// V8's GC trace goes through C stdio: unbuffered, it stays in order with our markers.
+library().symbols.dd_stdout_unbuffered();
 Eal.init([...TEST_EAL, "--vdev=net_null0", "--vdev=net_null1"]);
 const pool = Mempool.create({ size: 4095, cacheSize: 256 });
 const rx = Port.open(0, { pool });
