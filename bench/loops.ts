@@ -158,6 +158,60 @@ export function denoTxgen(
   return total;
 }
 
+/** What {@linkcode latencyLoop} measured: a histogram of per-burst times. */
+export interface LatencyProfile {
+  /** Counts per bucket of `bucketNs` nanoseconds, up to 1 ms. */
+  buckets: Float64Array;
+  /** Width of a bucket in ns. */
+  bucketNs: number;
+  /** Bursts timed. */
+  bursts: number;
+  /** Packets forwarded. */
+  packets: number;
+  /** Longest burst in ns. */
+  max: number;
+  /** Bursts longer than the histogram (1 ms). */
+  over: number;
+}
+
+/**
+ * The macswap loop for `seconds`, timing every burst (receive, swap, send) with the TSC.
+ * Its own function with plain locals: variables a closure captured, or doubles carried
+ * across the loop's calls, would be boxed on every iteration.
+ */
+export function latencyLoop(
+  rx: Port,
+  tx: Port,
+  batch: PacketBatch,
+  seconds: number,
+): LatencyProfile {
+  const s = library().symbols;
+  const lap = s.dd_tsc_lap;
+  const cycles = new Uint32Array(new ArrayBuffer(4)); // off-heap: the pointer stays valid
+  const cyclesPtr = Deno.UnsafePointer.of(cycles);
+  const nsPerCycle = 1e9 / Number(s.dd_tsc_hz());
+  const bucketNs = 10, buckets = new Float64Array(100_000);
+  // Everything the loop carries is a small integer (cycles, counts): no double lives across
+  // the FFI calls, so nothing is boxed.
+  const cyclesPerBucket = bucketNs / nsPerCycle;
+  let maxCycles = 0, bursts = 0, packets = 0, over = 0;
+  const end = performance.now() + seconds * 1000;
+  lap(cyclesPtr);
+  for (let it = 0;; it++) {
+    swapMacs(batch, rx.receive(0, batch));
+    packets += tx.send(0, batch);
+    lap(cyclesPtr);
+    const c = cycles[0];
+    const b = (c / cyclesPerBucket) | 0;
+    if (b < buckets.length) buckets[b]++;
+    else over++;
+    if (c > maxCycles) maxCycles = c;
+    bursts++;
+    if ((it & 4095) === 0 && performance.now() > end) break;
+  }
+  return { buckets, bucketNs, bursts, packets, max: maxCycles * nsPerCycle, over };
+}
+
 /** rxdrop: receive a burst and free it. */
 export function denoRxdrop(rx: Port, batch: PacketBatch, iterations: number): number {
   let total = 0;

@@ -322,7 +322,7 @@ export const symbols = {
     ],
     result: "u64",
   },
-  dd_tsc_f64: { parameters: [], result: "f64" }, // double (void)
+  dd_tsc_lap: { parameters: ["pointer" /* uint32_t *out */], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened shim. */

@@ -823,6 +823,18 @@ DD_EXPORT uint64_t dd_ref_rxdrop(uint16_t rx, uint16_t burst, uint32_t iteration
 	return total;
 }
 
-/* The TSC as a double: timestamps without a BigInt per call. */
-DD_EXPORT double dd_tsc_f64(void) { return (double)rte_rdtsc(); }
+/*
+ * TSC cycles since this thread's previous call, written to *out (capped at
+ * 2^31 - 1). An integer that fits V8's small integers, and no return value:
+ * a timing loop in JavaScript keeps no double across its FFI calls, which
+ * V8 would box on every iteration.
+ */
+static __thread uint64_t dd_lap_last;
+
+DD_EXPORT void dd_tsc_lap(uint32_t *out)
+{
+	uint64_t now = rte_rdtsc(), d = now - dd_lap_last;
+	dd_lap_last = now;
+	*out = d > INT32_MAX ? INT32_MAX : (uint32_t)d;
+}
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { library } from "../ffi/library.ts";
-import { BatchWord } from "../ffi/symbols.ts";
+import { BatchWord, type DpdkLibrary } from "../ffi/symbols.ts";
 import { check, DpdkError } from "./errors.ts";
 import type { Mempool } from "./mempool.ts";
 
@@ -41,6 +41,11 @@ export class PacketBatch {
   #header: Uint32Array;
   #drops: Uint8Array;
   #detach: () => void;
+  // Taken from lib.symbols once: called through a property chain each time, V8 does not
+  // keep them on the fast-call path and every call allocates.
+  #allocBulk: DpdkLibrary["symbols"]["dd_batch_alloc"];
+  #freeAll: DpdkLibrary["symbols"]["dd_batch_free_all"];
+  #sweep: DpdkLibrary["symbols"]["dd_batch_sweep"];
   /** Data offset of each packet in {@linkcode PacketBatch.data}; valid for `i < length`. */
   readonly offsets: Uint32Array;
   /** Length of each packet; write it to resize a packet before sending. */
@@ -58,6 +63,9 @@ export class PacketBatch {
       throw new RangeError(`PacketBatch capacity ${capacity} must be an integer in 1..65536`);
     }
     const s = library().symbols;
+    this.#allocBulk = s.dd_batch_alloc;
+    this.#freeAll = s.dd_batch_free_all;
+    this.#sweep = s.dd_batch_sweep;
     // The batch lives in a JS-owned buffer (off-heap, never moved by the GC):
     // no C allocation to free, and no dangling pointer after close. The typed
     // views below keep it alive as long as the batch object.
@@ -135,7 +143,7 @@ export class PacketBatch {
     if (!Number.isInteger(length) || length < 0 || length > this.room) {
       throw new RangeError(`PacketBatch.alloc: length ${length} is outside 0..${this.room}`);
     }
-    const ret = library().symbols.dd_batch_alloc(handle, count, length);
+    const ret = this.#allocBulk(handle, count, length);
     if (ret < 0) {
       throw DpdkError.fromErrno(
         "rte_pktmbuf_alloc_bulk",
@@ -163,12 +171,12 @@ export class PacketBatch {
 
   /** Frees the packets marked by {@linkcode PacketBatch.drop}, keeping order. Returns the count left. */
   sweep(): number {
-    return library().symbols.dd_batch_sweep(this.unsafeHandle);
+    return this.#sweep(this.unsafeHandle);
   }
 
   /** Frees every packet held (returns them to the pool). The batch stays usable. */
   clear(): void {
-    library().symbols.dd_batch_free_all(this.unsafeHandle);
+    this.#freeAll(this.unsafeHandle);
   }
 
   /**
@@ -187,7 +195,7 @@ export class PacketBatch {
   close(): void {
     const handle = this.#handle;
     if (handle === null) return;
-    library().symbols.dd_batch_free_all(handle);
+    this.#freeAll(handle);
     this.#handle = null;
     this.#detach();
   }
