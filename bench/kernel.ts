@@ -165,6 +165,12 @@ function teardown(): void {
       sh(...args);
     } catch { /* not there */ }
   }
+  // EAL creates its runtime directory even with --no-shconf.
+  for (const prefix of ["ddsend", "ddrecv"]) {
+    try {
+      Deno.removeSync(`/var/run/dpdk/${prefix}`, { recursive: true });
+    } catch { /* not there */ }
+  }
 }
 
 function setup(): { hostMac: string } {
