@@ -131,6 +131,16 @@ Deno.test("packets are written, sent, received and read in place (net_ring)", as
   assert.equal(r.listedAfterRemove, false);
 });
 
+Deno.test("a pool in several memory chunks is mapped whole: every mbuf read back in place", async () => {
+  const r = await scenario("chunked_pool.ts");
+  assert.ok(r.chunks > 1, `the pool has ${r.chunks} chunk(s); the test needs several`);
+  assert.equal(r.distinctOffsets, 60000);
+  assert.equal(r.inRegion, true);
+  assert.equal(r.received, 60000);
+  assert.equal(r.mismatches, 0);
+  assert.equal(r.inUseEnd, r.inUseStart);
+});
+
 Deno.test({
   name: "virtual devices are created and removed at run time; net_pcap reads and writes files",
   async fn() {
