@@ -29,29 +29,12 @@ import {
   latencyLoop,
   txgenState,
 } from "./loops.ts";
+import { memoryArgs } from "./memory.ts";
 
-/** Hugepages make a large difference (4 KB pages cost TLB misses on every mbuf touched). */
-function hugepageMount(): string | undefined {
-  try {
-    const free = Number(
-      Deno.readTextFileSync("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"),
-    );
-    if (free < 128) return undefined;
-    return Deno.readTextFileSync("/proc/mounts").split("\n")
-      .map((l) => l.split(" "))
-      .find((f) => f[2] === "hugetlbfs" && !/pagesize=1G/.test(f[3] ?? ""))?.[1];
-  } catch {
-    return undefined;
-  }
-}
-
-const mount = hugepageMount();
 const DEFAULT_EAL = [
   "-l",
   "0",
-  ...(mount
-    ? ["--socket-mem", "256", `--huge-dir=${mount}`, "--huge-unlink"]
-    : ["--no-huge", "-m", "1024"]),
+  ...memoryArgs(1024),
   "--no-pci",
   "--no-shconf",
   "--log-level=warning",

@@ -19,6 +19,7 @@ import {
   runOnLcore,
   splitArgs,
 } from "../mod.ts";
+import { memoryArgs } from "./memory.ts";
 
 interface Job {
   rx: number;
@@ -53,25 +54,10 @@ if (inWorker()) {
     },
   });
   const cpus = navigator.hardwareConcurrency;
-  const hugeMount = (() => {
-    try {
-      const free = Number(
-        Deno.readTextFileSync("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"),
-      );
-      return free >= 128
-        ? Deno.readTextFileSync("/proc/mounts").split("\n").map((l) => l.split(" "))
-          .find((f) => f[2] === "hugetlbfs" && !/pagesize=1G/.test(f[3] ?? ""))?.[1]
-        : undefined;
-    } catch {
-      return undefined;
-    }
-  })();
   const defaults = [
     // Main lcore and the two workers: the main thread only sleeps while they run.
     `--lcores=0@0,1@${1 % cpus},2@0`,
-    ...(hugeMount
-      ? ["--socket-mem", "256", `--huge-dir=${hugeMount}`, "--huge-unlink"]
-      : ["--no-huge", "-m", "512"]),
+    ...memoryArgs(512),
     "--no-pci",
     "--no-shconf",
     "--log-level=warning",
@@ -133,7 +119,7 @@ if (inWorker()) {
   else {
     console.log(
       `\nscaling (io, burst 32, net_null, ${seconds} s x ${opts.rounds} rounds, ` +
-        `${hugeMount || eal.length ? "" : "no "}hugepages): ` +
+        `${(eal.length > 0 ? eal : defaults).includes("--no-huge") ? "no " : ""}hugepages): ` +
         `1 worker ${result.one_worker_mpps.toFixed(2)} Mpps, 2 workers ${
           result.two_workers_mpps.toFixed(2)
         } Mpps, ` +

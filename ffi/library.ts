@@ -12,7 +12,17 @@
  *
  * @module
  */
-import { ABI_VERSION, BatchWord, type DpdkLibrary, SizeKey, symbols } from "./symbols.ts";
+import {
+  ABI_VERSION,
+  BatchWord,
+  ConfField,
+  type DpdkLibrary,
+  InfoField,
+  LinkField,
+  SizeKey,
+  StatsField,
+  symbols,
+} from "./symbols.ts";
 import { BuildError, buildShim, installedDpdkVersion, LIBRARY_FILE } from "./build.ts";
 import { SHIM_SOURCES } from "./shim_source.ts";
 
@@ -168,6 +178,10 @@ function verify(lib: DpdkLibrary, path: string): void {
   }
   const expect: [number, number, string][] = [
     [SizeKey.BATCH_HEADER, BatchWord.HEADER_BYTES, "batch header bytes"],
+    [SizeKey.INFO_FIELDS, InfoField.FIELDS, "port info fields"],
+    [SizeKey.STATS_FIELDS, StatsField.FIELDS, "port stats fields"],
+    [SizeKey.LINK_FIELDS, LinkField.FIELDS, "link fields"],
+    [SizeKey.CONF_FIELDS, ConfField.FIELDS, "port configuration fields"],
     [SizeKey.POINTER, 8, "pointer size"],
   ];
   for (const [key, want, what] of expect) {

@@ -83,7 +83,6 @@ export const symbols = {
   // versions and layout
   dd_abi_version: { parameters: [], result: "u32" }, // uint32_t (void)
   dd_dpdk_version: { parameters: [], result: "pointer" }, // const char *(void)
-  dd_dpdk_build_version: { parameters: [], result: "u32" }, // uint32_t (void)
   dd_size_of: { parameters: ["u32" /* uint32_t key */], result: "u32" },
 
   // errors
@@ -100,7 +99,6 @@ export const symbols = {
   dd_log_set_level: { parameters: ["u32" /* uint32_t level */], result: "void" },
 
   // lcores
-  dd_lcore_count: { parameters: [], result: "u32" },
   dd_lcore_id: { parameters: [], result: "u32" },
   dd_main_lcore: { parameters: [], result: "u32" },
   dd_lcore_next: { parameters: ["u32" /* uint32_t prev */], result: "u32" },
@@ -108,8 +106,6 @@ export const symbols = {
   dd_lcore_socket: { parameters: ["u32" /* uint32_t lcore */], result: "i32" },
   dd_max_lcore: { parameters: [], result: "u32" },
   dd_socket_id: { parameters: [], result: "i32" },
-  dd_thread_register: { parameters: [], result: "i32" },
-  dd_thread_unregister: { parameters: [], result: "void" },
   dd_current_cpu: { parameters: [], result: "i32" },
   dd_thread_tid: { parameters: [], result: "i32" }, // int (void): gettid()
   dd_lcore_adopt: { parameters: ["u32" /* uint32_t lcore */], result: "i32" },
@@ -118,7 +114,6 @@ export const symbols = {
     parameters: ["buffer", /* uint64_t *out */ "u32" /* uint32_t words */],
     result: "i32",
   },
-  dd_tsc: { parameters: [], result: "u64" },
   dd_tsc_hz: { parameters: [], result: "u64" },
   dd_noop: { parameters: [], result: "void" },
   dd_stdout_unbuffered: { parameters: [], result: "void" }, // void (void)
@@ -183,7 +178,6 @@ export const symbols = {
   },
 
   // ports
-  dd_port_count: { parameters: [], result: "u32" },
   dd_port_is_valid: { parameters: ["u16" /* uint16_t port */], result: "i32" },
   dd_port_next: { parameters: ["u32" /* uint32_t from */], result: "u32" },
   dd_max_ports: { parameters: [], result: "u32" },
@@ -208,10 +202,6 @@ export const symbols = {
       "u16", // uint16_t nb_txq
       "buffer", // const uint64_t *conf
     ],
-    result: "i32",
-  },
-  dd_port_adjust_desc: {
-    parameters: ["u16", /* uint16_t port */ "buffer" /* uint16_t rx_tx[2] */],
     result: "i32",
   },
   dd_port_rxq_setup: {

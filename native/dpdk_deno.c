@@ -44,12 +44,6 @@ DD_EXPORT uint32_t dd_abi_version(void) { return DD_ABI_VERSION; }
 /* "DPDK 22.11.x" as DPDK reports it at run time. */
 DD_EXPORT const char *dd_dpdk_version(void) { return rte_version(); }
 
-/* Version the shim was compiled against: year << 16 | month << 8 | minor. */
-DD_EXPORT uint32_t dd_dpdk_build_version(void)
-{
-	return (RTE_VER_YEAR << 16) | (RTE_VER_MONTH << 8) | RTE_VER_MINOR;
-}
-
 DD_EXPORT uint32_t dd_size_of(uint32_t key)
 {
 	switch (key) {
@@ -98,7 +92,6 @@ DD_EXPORT void dd_log_set_level(uint32_t level) { rte_log_set_global_level(level
 
 /* ------------------------------------------------------------------ lcores */
 
-DD_EXPORT uint32_t dd_lcore_count(void) { return rte_lcore_count(); }
 DD_EXPORT uint32_t dd_lcore_id(void) { return rte_lcore_id(); }
 DD_EXPORT uint32_t dd_main_lcore(void) { return rte_get_main_lcore(); }
 /* Next enabled lcore after `prev` (pass UINT32_MAX to start); RTE_MAX_LCORE at the end. */
@@ -107,12 +100,6 @@ DD_EXPORT int dd_lcore_cpu(uint32_t lcore) { return rte_lcore_to_cpu_id(lcore); 
 DD_EXPORT int dd_lcore_socket(uint32_t lcore) { return rte_lcore_to_socket_id(lcore); }
 DD_EXPORT uint32_t dd_max_lcore(void) { return RTE_MAX_LCORE; }
 DD_EXPORT int dd_socket_id(void) { return rte_socket_id(); }
-
-DD_EXPORT int dd_thread_register(void)
-{
-	return rte_thread_register() < 0 ? -rte_errno : (int)rte_lcore_id();
-}
-DD_EXPORT void dd_thread_unregister(void) { rte_thread_unregister(); }
 
 /*
  * Makes the calling thread (a Deno Worker) act as EAL worker lcore `lcore`:
@@ -174,7 +161,6 @@ DD_EXPORT int dd_thread_tid(void) { return (int)syscall(SYS_gettid); }
 /* Current CPU of the calling thread, as the kernel reports it. */
 DD_EXPORT int dd_current_cpu(void) { return sched_getcpu(); }
 
-DD_EXPORT uint64_t dd_tsc(void) { return rte_rdtsc(); }
 DD_EXPORT uint64_t dd_tsc_hz(void) { return rte_get_tsc_hz(); }
 
 /*
@@ -429,7 +415,6 @@ DD_EXPORT int dd_tx_burst(uint16_t port, uint16_t queue, struct dd_batch *b, uin
 
 /* ------------------------------------------------------------------- ports */
 
-DD_EXPORT uint32_t dd_port_count(void) { return rte_eth_dev_count_avail(); }
 DD_EXPORT int dd_port_is_valid(uint16_t port) { return rte_eth_dev_is_valid_port(port); }
 
 /* Next valid port id >= `from`, or RTE_MAX_ETHPORTS when there is none. */
@@ -516,12 +501,6 @@ DD_EXPORT int dd_port_configure(uint16_t port, uint16_t nb_rxq, uint16_t nb_txq,
 		c.rx_adv_conf.rss_conf.rss_hf = conf[DD_CONF_RSS_HF];
 	}
 	return rte_eth_dev_configure(port, nb_rxq, nb_txq, &c);
-}
-
-/* Rounds the descriptor counts to the device's limits; out[0..1] in/out. */
-DD_EXPORT int dd_port_adjust_desc(uint16_t port, uint16_t *rx_tx)
-{
-	return rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_tx[0], &rx_tx[1]);
 }
 
 DD_EXPORT int dd_port_rxq_setup(uint16_t port, uint16_t queue, uint16_t nb_desc, int socket,
