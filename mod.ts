@@ -19,7 +19,7 @@
  * const stop = StopSignal.trap();
  * for (let i = 0; i < 1_000_000 && !stop.requested; i++) {
  *   const n = rx.receive(0, batch);
- *   for (let p = 0; p < n; p++) batch.view.setUint16(batch.offsets[p] + 12, 0x0800);
+ *   for (let p = 0; p < n; p++) batch.view.setUint16(batch.offset(p) + 12, 0x0800);
  *   tx.send(0, batch);
  * }
  * console.log(tx.stats().opackets);
@@ -31,7 +31,8 @@
 export { buildEalArgs, Eal, type EalOptions, splitArgs } from "./src/eal.ts";
 export { DpdkError, strerror } from "./src/errors.ts";
 export { DEFAULT_DATA_ROOM, Mempool, type MempoolOptions } from "./src/mempool.ts";
-export { PacketBatch } from "./src/burst.ts";
+export { PacketBatch, type PacketBatchOptions } from "./src/burst.ts";
+export { ChecksumStatus, RxFlag, tscHz, tscToNs, TxChecksum } from "./src/mbuf.ts";
 export {
   type LinkStatus,
   Port,

@@ -76,9 +76,9 @@ function sender(): void {
   const t0 = performance.now(), end = t0 + seconds * 1000;
   for (let it = 0;; it++) {
     const first = batch.alloc(batch.free, 60);
-    for (let i = first; i < batch.length; i++) {
+    for (let i = first; i < batch.count; i++) {
       fields.srcPort = 40000 + (i & 15); // a few flows
-      writeUdpFrame(batch.view, batch.data, batch.offsets[i], fields);
+      writeUdpFrame(batch.view, batch.data, batch.offset(i), fields);
     }
     sent += port.send(0, batch);
     if ((it & 255) === 0 && performance.now() > end) break;
@@ -102,7 +102,7 @@ function dpdkReceiver(): void {
   while (!stop.requested) {
     const n = port.receive(0, batch);
     for (let i = 0; i < n; i++) {
-      parser.parse(batch.view, batch.offsets[i], batch.lengths[i]);
+      parser.parse(batch.view, batch.offset(i), batch.length(i));
       if (parser.dstPort === UDP_PORT && parser.ipProtocol === 17) {
         if (count === 0) first = performance.now();
         count++;

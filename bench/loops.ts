@@ -7,7 +7,7 @@
  */
 import { library } from "../ffi/library.ts";
 import type { Mempool, PacketBatch, Port } from "../mod.ts";
-import { parseIpv4, writeUdpFrame } from "../net/mod.ts";
+import { PacketParser, parseIpv4, ParseStatus, writeUdpFrame } from "../net/mod.ts";
 
 /** Flow table size (a power of two) for the parse workload; one more slot counts non-UDP. */
 export const FLOW_SLOTS = 4096;
@@ -26,9 +26,9 @@ export function denoIo(rx: Port, tx: Port, batch: PacketBatch, iterations: numbe
 
 /** Swaps destination and source MAC of the first `n` packets of `batch`, in place. */
 export function swapMacs(batch: PacketBatch, n: number): void {
-  const view = batch.view, offsets = batch.offsets;
+  const view = batch.view;
   for (let i = 0; i < n; i++) {
-    const at = offsets[i];
+    const at = batch.offset(i);
     const d0 = view.getUint32(at), d1 = view.getUint16(at + 4);
     view.setUint32(at, view.getUint32(at + 6));
     view.setUint16(at + 4, view.getUint16(at + 10));
@@ -50,41 +50,81 @@ export function denoMacswap(rx: Port, tx: Port, batch: PacketBatch, iterations: 
   return total;
 }
 
+/** Adds one IPv4/UDP 5-tuple to the flow table, with the same hash as the C loop. */
+function countFlow(table: Uint32Array, src: number, dst: number, ports: number): void {
+  let h = Math.imul(src, 0x9e3779b1) ^ dst;
+  h = Math.imul(h, 0x85ebca6b) ^ ports;
+  h = Math.imul(h, 0xc2b2ae35) ^ 17;
+  table[(h ^ (h >>> 16)) & (FLOW_SLOTS - 1)]++;
+}
+
 /**
- * parse: Ethernet/IPv4/UDP of every packet, 5-tuple hash into `table`
- * (same hash as the C loop, so both tables must match), send back out of `port`.
+ * parse: every packet through the public {@linkcode PacketParser} (what users run), its
+ * IPv4/UDP 5-tuple hashed into `table` (same hash as the C loop, so both tables must match),
+ * then sent back out of `port`.
  */
 export function denoParse(
   port: Port,
   batch: PacketBatch,
   iterations: number,
   table: Uint32Array,
+  parser: PacketParser,
 ): number {
-  const view = batch.view, data = batch.data, offsets = batch.offsets, lengths = batch.lengths;
-  const mask = FLOW_SLOTS - 1;
+  const view = batch.view;
   let total = 0;
   for (let it = 0; it < iterations; it++) {
     const n = port.receive(0, batch);
     for (let i = 0; i < n; i++) {
-      const at = offsets[i], len = lengths[i];
+      if (
+        parser.parse(view, batch.offset(i), batch.length(i)) === ParseStatus.OK &&
+        parser.ipVersion === 4 && parser.ipProtocol === 17
+      ) {
+        countFlow(table, parser.srcIpv4, parser.dstIpv4, parser.srcPort << 16 | parser.dstPort);
+      } else {
+        table[FLOW_SLOTS]++;
+      }
+    }
+    if (n === 0) continue;
+    total += n;
+    port.send(0, batch);
+  }
+  return total;
+}
+
+/**
+ * parse-raw: the same work with the Ethernet/IPv4/UDP reads written out by hand, as the C
+ * loop does: the floor under {@linkcode denoParse}.
+ */
+export function denoParseRaw(
+  port: Port,
+  batch: PacketBatch,
+  iterations: number,
+  table: Uint32Array,
+): number {
+  const view = batch.view, data = batch.data;
+  let total = 0;
+  for (let it = 0; it < iterations; it++) {
+    const n = port.receive(0, batch);
+    for (let i = 0; i < n; i++) {
+      const at = batch.offset(i), len = batch.length(i);
       if (
         len < 42 || view.getUint16(at + 12) !== 0x0800 || data[at + 14] >> 4 !== 4 ||
         data[at + 23] !== 17
       ) {
-        table[mask + 1]++;
+        table[FLOW_SLOTS]++;
         continue;
       }
       const ihl = (data[at + 14] & 0x0f) * 4;
       if (ihl < 20 || 14 + ihl + 8 > len) {
-        table[mask + 1]++;
+        table[FLOW_SLOTS]++;
         continue;
       }
-      const src = view.getUint32(at + 26), dst = view.getUint32(at + 30);
-      const ports = view.getUint32(at + 14 + ihl);
-      let h = Math.imul(src, 0x9e3779b1) ^ dst;
-      h = Math.imul(h, 0x85ebca6b) ^ ports;
-      h = Math.imul(h, 0xc2b2ae35) ^ 17;
-      table[(h ^ (h >>> 16)) & mask]++;
+      countFlow(
+        table,
+        view.getUint32(at + 26),
+        view.getUint32(at + 30),
+        view.getUint32(at + 14 + ihl),
+      );
     }
     if (n === 0) continue;
     total += n;
@@ -133,15 +173,15 @@ export function denoTxgen(
   iterations: number,
   state: TxgenState,
 ): number {
-  const view = batch.view, data = batch.data, offsets = batch.offsets, lengths = batch.lengths;
+  const view = batch.view, data = batch.data;
   const burst = batch.capacity;
   const fields = state.fields;
   let seq = state.seq;
   let total = 0;
   for (let it = 0; it < iterations; it++) {
-    batch.alloc(burst, 60);
+    batch.alloc(burst, 60); // each packet 60 bytes long, as writeUdpFrame makes it
     for (let i = 0; i < burst; i++) {
-      const at = offsets[i];
+      const at = batch.offset(i);
       // Payload first (sequence number, zero padding): the UDP checksum covers it.
       view.setUint32(at + 42, Math.floor(seq / 0x100000000));
       view.setUint32(at + 46, seq >>> 0);
@@ -149,7 +189,7 @@ export function denoTxgen(
       view.setUint32(at + 54, 0);
       view.setUint16(at + 58, 0);
       seq++;
-      lengths[i] = writeUdpFrame(view, data, at, fields);
+      writeUdpFrame(view, data, at, fields);
     }
     total += burst;
     tx.send(0, batch);

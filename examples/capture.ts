@@ -184,7 +184,7 @@ for (let iter = 0; !stop.requested && !done; iter++) {
     const now = (performance.timeOrigin + performance.now()) * 1e6; // ns since the epoch
     const view = batch.view, data = batch.data;
     for (let i = 0; i < n; i++) {
-      const at = batch.offsets[i], length = batch.lengths[i];
+      const at = batch.offset(i), length = batch.length(i);
       if (filtering) {
         parser.parse(view, at, length);
         if (!matches(view, data, at + length)) {

@@ -181,7 +181,7 @@ for (let iter = 0; !stop.requested; iter++) {
     rxStats[k].rx += n;
     if (macUpdating) {
       const view = batch.view;
-      for (let i = 0; i < n; i++) macUpdate(view, batch.offsets[i], k);
+      for (let i = 0; i < n; i++) macUpdate(view, batch.offset(i), k);
     }
     const sent = txPorts[k].send(0, batch); // what the port did not take is freed
     txStats[k].tx += sent;

@@ -152,7 +152,7 @@ function isZero16(data: Uint8Array, at: number): boolean {
  */
 function answer(batch: PacketBatch, i: number, mac: number): boolean {
   const v = batch.view, data = batch.data;
-  const at = batch.offsets[i], length = batch.lengths[i];
+  const at = batch.offset(i), length = batch.length(i);
   if (parser.parse(v, at, length) !== ParseStatus.OK) return false;
   const l3 = parser.l3Offset, l4 = parser.l4Offset;
 
@@ -224,7 +224,7 @@ function answer(batch: PacketBatch, i: number, mac: number): boolean {
     v.setUint32(l4 + 28, mac % 0x100000000);
     icmp6.attach(v, l4, NA_LENGTH);
     icmp6.updateChecksum(src, dst);
-    batch.lengths[i] = l4 + NA_LENGTH - at; // other options and padding are cut off
+    batch.setLength(i, l4 + NA_LENGTH - at); // other options and padding are cut off
     counts.ndp++;
     return true;
   }

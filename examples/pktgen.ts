@@ -135,7 +135,7 @@ const fields: UdpFrameFields = {
 
 /** Writes packet number `k` into slot `i` of the batch, in place. */
 function writePacket(batch: PacketBatch, i: number, k: number): void {
-  const data = batch.data, at = batch.offsets[i];
+  const data = batch.data, at = batch.offset(i);
   const payload = payloads[k % payloads.length];
   const p = at + HEADERS;
   data.set(payload, p);
@@ -147,7 +147,7 @@ function writePacket(batch: PacketBatch, i: number, k: number): void {
   fields.payloadLength = payload.length;
   fields.identification = k & 0xffff;
   // No `payload` field: the bytes written above are kept and checksummed.
-  batch.lengths[i] = writeUdpFrame(batch.view, data, at, fields);
+  batch.setLength(i, writeUdpFrame(batch.view, data, at, fields));
 }
 
 console.log(
@@ -197,7 +197,7 @@ for (let iter = 0; !stop.requested; iter++) {
     for (let i = 0; i < want; i++) writePacket(txBatch, first + i, generated + i);
     generated += want;
   }
-  if (txBatch.length > 0) {
+  if (txBatch.count > 0) {
     const n = port.trySend(0, txBatch);
     for (let j = 0; j < n; j++) sentBytes += sizes[(sent + j) % sizes.length];
     sent += n;
@@ -210,7 +210,7 @@ for (let iter = 0; !stop.requested; iter++) {
 }
 
 const elapsed = (performance.now() - start) / 1000;
-const unsent = txBatch.length;
+const unsent = txBatch.count;
 txBatch.clear();
 console.log(`\n${stop.signal ? `${stop.signal} received` : "Done"} after ${elapsed.toFixed(1)} s.`);
 const s = port.stats();

@@ -19,6 +19,7 @@ import {
   type DpdkLibrary,
   InfoField,
   LinkField,
+  MbufField,
   SizeKey,
   StatsField,
   symbols,
@@ -183,6 +184,7 @@ function verify(lib: DpdkLibrary, path: string): void {
     [SizeKey.LINK_FIELDS, LinkField.FIELDS, "link fields"],
     [SizeKey.CONF_FIELDS, ConfField.FIELDS, "port configuration fields"],
     [SizeKey.POINTER, 8, "pointer size"],
+    [SizeKey.MBUF_FIELDS, MbufField.FIELDS, "mbuf layout fields"],
   ];
   for (const [key, want, what] of expect) {
     const got = s.dd_size_of(key);

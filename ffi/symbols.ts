@@ -9,16 +9,70 @@
  */
 
 /** ABI version this table matches; must equal `DD_ABI_VERSION` in the shim. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** uint32 word indexes into a batch header (`enum dd_batch_word`). */
 export const BatchWord = {
   CAP: 6,
   COUNT: 7,
-  FOREIGN: 8,
+  FLAGS: 8,
   DROPPED: 9,
   ROOM: 10,
+  OFFLOAD: 11,
+  TSC: 12,
+  FOREIGN: 14,
   HEADER_BYTES: 64,
+} as const;
+
+/** `dd_batch.flags` bits. */
+export const BatchFlag = { TSC: 1 } as const;
+
+/** The smallest receive request the shim makes of a driver (`DD_RX_MIN_BURST`). */
+export const RX_MIN_BURST = 32;
+
+/** Indexes of `dd_mbuf_layout()` output words (`enum dd_mbuf_layout_field`). */
+export const MbufField = {
+  SIZE: 0,
+  BUF_ADDR: 1,
+  DATA_OFF: 2,
+  REFCNT: 3,
+  NB_SEGS: 4,
+  PORT: 5,
+  OL_FLAGS: 6,
+  PACKET_TYPE: 7,
+  PKT_LEN: 8,
+  DATA_LEN: 9,
+  VLAN_TCI: 10,
+  RSS: 11,
+  BUF_LEN: 12,
+  POOL: 13,
+  NEXT: 14,
+  TX_OFFLOAD: 15,
+  L2_SHIFT: 16,
+  L2_BITS: 17,
+  L3_SHIFT: 18,
+  L3_BITS: 19,
+  L4_SHIFT: 20,
+  L4_BITS: 21,
+  RX_VLAN: 22,
+  RX_VLAN_STRIPPED: 23,
+  RX_RSS_HASH: 24,
+  RX_IP_CKSUM_GOOD: 25,
+  RX_IP_CKSUM_BAD: 26,
+  RX_L4_CKSUM_GOOD: 27,
+  RX_L4_CKSUM_BAD: 28,
+  RX_LRO: 29,
+  TX_IP_CKSUM: 30,
+  TX_IPV4: 31,
+  TX_IPV6: 32,
+  TX_TCP_CKSUM: 33,
+  TX_UDP_CKSUM: 34,
+  TX_L4_MASK: 35,
+  TX_VLAN: 36,
+  EXTERNAL: 37,
+  INDIRECT: 38,
+  HEADROOM: 39,
+  FIELDS: 40,
 } as const;
 
 /** Indexes of `dd_port_info()` output words (`enum dd_port_info_field`). */
@@ -76,6 +130,7 @@ export const SizeKey = {
   CONF_FIELDS: 4,
   XSTAT_NAME: 5,
   POINTER: 6,
+  MBUF_FIELDS: 7,
 } as const;
 
 /** The `Deno.dlopen` interface of `libdpdk_deno.so`. */
@@ -139,6 +194,11 @@ export const symbols = {
     result: "i32",
   },
 
+  // mbufs
+  dd_mbuf_layout: { parameters: ["buffer" /* uint32_t *out */], result: "void" },
+  dd_mbuf_dynfield: { parameters: ["buffer" /* const char *name */], result: "i32" },
+  dd_mbuf_dynflag: { parameters: ["buffer" /* const char *name */], result: "i32" },
+
   // batches
   dd_batch_bytes: { parameters: ["u32" /* uint32_t cap */], result: "u64" },
   dd_batch_init: {
@@ -157,6 +217,10 @@ export const symbols = {
       "u32", // uint32_t n
       "u32", // uint32_t len
     ],
+    result: "i32",
+  },
+  dd_batch_alloc_chain: {
+    parameters: ["pointer", /* struct dd_batch *b */ "u32" /* uint32_t len */],
     result: "i32",
   },
   dd_rx_burst: {

@@ -26,6 +26,7 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
 #include <rte_version.h>
 
@@ -36,6 +37,9 @@
 _Static_assert(sizeof(struct dd_batch) == DD_BATCH_HEADER_BYTES, "batch header layout");
 _Static_assert(offsetof(struct dd_batch, cap) == DD_BATCH_CAP * 4, "batch cap word");
 _Static_assert(offsetof(struct dd_batch, room) == DD_BATCH_ROOM * 4, "batch room word");
+_Static_assert(offsetof(struct dd_batch, offload) == DD_BATCH_OFFLOAD * 4, "batch offload word");
+_Static_assert(offsetof(struct dd_batch, tsc) == DD_BATCH_TSC * 4, "batch tsc words");
+_Static_assert(offsetof(struct dd_batch, foreign) == DD_BATCH_FOREIGN * 4, "batch foreign word");
 
 /* ---------------------------------------------------------------- versions */
 
@@ -54,6 +58,7 @@ DD_EXPORT uint32_t dd_size_of(uint32_t key)
 	case DD_SIZE_CONF_FIELDS: return DD_CONF_FIELDS;
 	case DD_SIZE_XSTAT_NAME: return RTE_ETH_XSTATS_NAME_SIZE;
 	case DD_SIZE_POINTER: return sizeof(void *);
+	case DD_SIZE_MBUF_FIELDS: return DD_MBUF_FIELDS;
 	default: return 0;
 	}
 }
@@ -227,22 +232,103 @@ DD_EXPORT int dd_pool_region(struct rte_mempool *mp, uint64_t *out)
 	return 0;
 }
 
+/* ------------------------------------------------------------------- mbufs */
+
+static inline uint32_t high_bits(uint64_t flag) { return (uint32_t)(flag >> 32); }
+
+/* Fills out[DD_MBUF_FIELDS]; see enum dd_mbuf_layout_field. */
+DD_EXPORT void dd_mbuf_layout(uint32_t *out)
+{
+	out[DD_MBUF_SIZE] = sizeof(struct rte_mbuf);
+	out[DD_MBUF_BUF_ADDR] = offsetof(struct rte_mbuf, buf_addr);
+	out[DD_MBUF_DATA_OFF] = offsetof(struct rte_mbuf, data_off);
+	out[DD_MBUF_REFCNT] = offsetof(struct rte_mbuf, refcnt);
+	out[DD_MBUF_NB_SEGS] = offsetof(struct rte_mbuf, nb_segs);
+	out[DD_MBUF_PORT] = offsetof(struct rte_mbuf, port);
+	out[DD_MBUF_OL_FLAGS] = offsetof(struct rte_mbuf, ol_flags);
+	out[DD_MBUF_PACKET_TYPE] = offsetof(struct rte_mbuf, packet_type);
+	out[DD_MBUF_PKT_LEN] = offsetof(struct rte_mbuf, pkt_len);
+	out[DD_MBUF_DATA_LEN] = offsetof(struct rte_mbuf, data_len);
+	out[DD_MBUF_VLAN_TCI] = offsetof(struct rte_mbuf, vlan_tci);
+	out[DD_MBUF_RSS] = offsetof(struct rte_mbuf, hash.rss);
+	out[DD_MBUF_BUF_LEN] = offsetof(struct rte_mbuf, buf_len);
+	out[DD_MBUF_POOL] = offsetof(struct rte_mbuf, pool);
+	out[DD_MBUF_NEXT] = offsetof(struct rte_mbuf, next);
+	out[DD_MBUF_TX_OFFLOAD] = offsetof(struct rte_mbuf, tx_offload);
+	/* The bitfield positions, as DPDK's own packer lays them out. */
+	out[DD_MBUF_L2_SHIFT] = __builtin_ctzll(rte_mbuf_tx_offload(1, 0, 0, 0, 0, 0, 0));
+	out[DD_MBUF_L2_BITS] = RTE_MBUF_L2_LEN_BITS;
+	out[DD_MBUF_L3_SHIFT] = __builtin_ctzll(rte_mbuf_tx_offload(0, 1, 0, 0, 0, 0, 0));
+	out[DD_MBUF_L3_BITS] = RTE_MBUF_L3_LEN_BITS;
+	out[DD_MBUF_L4_SHIFT] = __builtin_ctzll(rte_mbuf_tx_offload(0, 0, 1, 0, 0, 0, 0));
+	out[DD_MBUF_L4_BITS] = RTE_MBUF_L4_LEN_BITS;
+	out[DD_MBUF_RX_VLAN] = (uint32_t)RTE_MBUF_F_RX_VLAN;
+	out[DD_MBUF_RX_VLAN_STRIPPED] = (uint32_t)RTE_MBUF_F_RX_VLAN_STRIPPED;
+	out[DD_MBUF_RX_RSS_HASH] = (uint32_t)RTE_MBUF_F_RX_RSS_HASH;
+	out[DD_MBUF_RX_IP_CKSUM_GOOD] = (uint32_t)RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+	out[DD_MBUF_RX_IP_CKSUM_BAD] = (uint32_t)RTE_MBUF_F_RX_IP_CKSUM_BAD;
+	out[DD_MBUF_RX_L4_CKSUM_GOOD] = (uint32_t)RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	out[DD_MBUF_RX_L4_CKSUM_BAD] = (uint32_t)RTE_MBUF_F_RX_L4_CKSUM_BAD;
+	out[DD_MBUF_RX_LRO] = (uint32_t)RTE_MBUF_F_RX_LRO;
+	out[DD_MBUF_TX_IP_CKSUM] = high_bits(RTE_MBUF_F_TX_IP_CKSUM);
+	out[DD_MBUF_TX_IPV4] = high_bits(RTE_MBUF_F_TX_IPV4);
+	out[DD_MBUF_TX_IPV6] = high_bits(RTE_MBUF_F_TX_IPV6);
+	out[DD_MBUF_TX_TCP_CKSUM] = high_bits(RTE_MBUF_F_TX_TCP_CKSUM);
+	out[DD_MBUF_TX_UDP_CKSUM] = high_bits(RTE_MBUF_F_TX_UDP_CKSUM);
+	out[DD_MBUF_TX_L4_MASK] = high_bits(RTE_MBUF_F_TX_L4_MASK);
+	out[DD_MBUF_TX_VLAN] = high_bits(RTE_MBUF_F_TX_VLAN);
+	out[DD_MBUF_EXTERNAL] = high_bits(RTE_MBUF_F_EXTERNAL);
+	out[DD_MBUF_INDIRECT] = high_bits(RTE_MBUF_F_INDIRECT);
+	out[DD_MBUF_HEADROOM] = RTE_PKTMBUF_HEADROOM;
+}
+
+/* Offset of a registered dynamic field (e.g. "rte_dynfield_timestamp"), or -errno. */
+DD_EXPORT int dd_mbuf_dynfield(const char *name)
+{
+	int off = rte_mbuf_dynfield_lookup(name, NULL);
+	return off < 0 ? -rte_errno : off;
+}
+
+/* Bit number of a registered dynamic flag (e.g. "rte_dynflag_rx_timestamp"), or -errno. */
+DD_EXPORT int dd_mbuf_dynflag(const char *name)
+{
+	int bit = rte_mbuf_dynflag_lookup(name, NULL);
+	return bit < 0 ? -rte_errno : bit;
+}
+
 /* ----------------------------------------------------------------- batches */
 
 static inline struct rte_mbuf **batch_mbufs(struct dd_batch *b)
 {
 	return (struct rte_mbuf **)(b + 1);
 }
-static inline uint32_t *batch_off(struct dd_batch *b)
+static inline uint8_t *batch_drop(struct dd_batch *b) { return (uint8_t *)(batch_mbufs(b) + b->cap); }
+
+/*
+ * Slots that hold no packet keep the region's base address: TypeScript reads it
+ * as "no packet" (no mbuf starts at offset 0, where a mempool object header
+ * lies), so an index of a packet already sent or freed is never misread.
+ */
+static inline void batch_poison(struct dd_batch *b, uint32_t from, uint32_t to)
 {
-	return (uint32_t *)(batch_mbufs(b) + b->cap);
+	struct rte_mbuf **m = batch_mbufs(b);
+	uint32_t i;
+	for (i = from; i < to; i++)
+		m[i] = (struct rte_mbuf *)(uintptr_t)b->base;
 }
-static inline uint32_t *batch_len(struct dd_batch *b) { return batch_off(b) + b->cap; }
-static inline uint8_t *batch_drop(struct dd_batch *b) { return (uint8_t *)(batch_len(b) + b->cap); }
+
+/* Counts received pointers outside the pool's region (mbufs of another pool, e.g. via a ring). */
+static inline uint32_t batch_foreign(const struct dd_batch *b, struct rte_mbuf *const *m, uint32_t n)
+{
+	uint32_t i, bad = 0;
+	for (i = 0; i < n; i++)
+		bad += (uint64_t)(uintptr_t)m[i] - b->base >= b->size;
+	return bad;
+}
 
 DD_EXPORT uint64_t dd_batch_bytes(uint32_t cap)
 {
-	return sizeof(struct dd_batch) + (uint64_t)cap * (sizeof(void *) + 4 + 4 + 1);
+	return sizeof(struct dd_batch) + (uint64_t)cap * (sizeof(void *) + 1);
 }
 
 /*
@@ -266,6 +352,7 @@ DD_EXPORT int dd_batch_init(struct dd_batch *b, struct rte_mempool *mp, uint32_t
 	b->pool = mp;
 	b->cap = cap;
 	b->room = rte_pktmbuf_data_room_size(mp) - RTE_PKTMBUF_HEADROOM;
+	batch_poison(b, 0, cap);
 	return 0;
 }
 
@@ -274,17 +361,18 @@ DD_EXPORT void dd_batch_free_all(struct dd_batch *b)
 {
 	if (b->count > 0)
 		rte_pktmbuf_free_bulk(batch_mbufs(b), b->count);
+	batch_poison(b, 0, b->count);
 	if (b->dropped > 0)
 		memset(batch_drop(b), 0, b->cap);
 	b->count = 0;
 	b->dropped = 0;
+	b->offload = 0;
 }
 
 /* Frees the packets flagged in drop[] and closes the gaps, keeping order. */
 DD_EXPORT uint32_t dd_batch_sweep(struct dd_batch *b)
 {
 	struct rte_mbuf **m = batch_mbufs(b);
-	uint32_t *off = batch_off(b), *len = batch_len(b);
 	uint8_t *drop = batch_drop(b);
 	uint32_t i, kept = 0;
 
@@ -294,35 +382,22 @@ DD_EXPORT uint32_t dd_batch_sweep(struct dd_batch *b)
 			drop[i] = 0;
 			continue;
 		}
-		m[kept] = m[i];
-		off[kept] = off[i];
-		len[kept] = len[i];
-		kept++;
+		m[kept++] = m[i];
 	}
+	batch_poison(b, kept, b->count);
 	b->count = kept;
 	b->dropped = 0;
 	return kept;
 }
 
-/* Offset of one mbuf's data from the region start, or UINT32_MAX if foreign. */
-static inline uint32_t data_offset(struct dd_batch *b, struct rte_mbuf *m)
-{
-	if (unlikely(m->pool != b->pool)) {
-		b->foreign++;
-		return UINT32_MAX;
-	}
-	return (uint32_t)(rte_pktmbuf_mtod(m, uintptr_t) - b->base);
-}
-
 /*
- * Appends fresh packets of `len` bytes from the batch's pool. Returns the
+ * Appends `n` fresh packets of `len` bytes from the batch's pool. Returns the
  * number added, -ENOSPC if the batch lacks room, -ENOBUFS if the pool is empty
  * (then nothing is added), -EMSGSIZE if len exceeds the buffer room.
  */
 DD_EXPORT int dd_batch_alloc(struct dd_batch *b, uint32_t n, uint32_t len)
 {
 	struct rte_mbuf **m = batch_mbufs(b) + b->count;
-	uint32_t *off = batch_off(b) + b->count, *lens = batch_len(b) + b->count;
 	uint32_t i;
 
 	if (n > b->cap - b->count)
@@ -334,65 +409,245 @@ DD_EXPORT int dd_batch_alloc(struct dd_batch *b, uint32_t n, uint32_t len)
 	for (i = 0; i < n; i++) {
 		m[i]->data_len = (uint16_t)len;
 		m[i]->pkt_len = len;
-		off[i] = (uint32_t)(rte_pktmbuf_mtod(m[i], uintptr_t) - b->base);
-		lens[i] = len;
 	}
 	b->count += n;
 	return (int)n;
 }
 
-/* Appends up to cap - count received packets; returns how many arrived. */
-DD_EXPORT uint32_t dd_rx_burst(uint16_t port, uint16_t queue, struct dd_batch *b)
+/*
+ * Appends one packet of `len` bytes as a chain of as many full buffers as it
+ * needs (the last one partly filled). Returns its index, or -ENOSPC, -ENOBUFS
+ * (nothing added), -EMSGSIZE (more than UINT16_MAX segments' worth).
+ */
+DD_EXPORT int dd_batch_alloc_chain(struct dd_batch *b, uint32_t len)
 {
-	struct rte_mbuf **m = batch_mbufs(b) + b->count;
-	uint32_t *off = batch_off(b) + b->count, *len = batch_len(b) + b->count;
-	uint16_t i, n;
+	struct rte_mbuf *segs[256];
+	uint32_t room = b->room, n, i, left = len;
 
-	n = rte_eth_rx_burst(port, queue, m, (uint16_t)(b->cap - b->count));
-	b->foreign = 0;
-	/* The mbuf headers are usually not in L1 yet: start all loads at once. */
-	for (i = 0; i < n; i++)
-		rte_prefetch0(m[i]);
+	if (b->count >= b->cap)
+		return -ENOSPC;
+	n = len == 0 ? 1 : (len + room - 1) / room;
+	if (n > RTE_DIM(segs) || room == 0)
+		return -EMSGSIZE;
+	if (rte_pktmbuf_alloc_bulk(b->pool, segs, n) != 0)
+		return -ENOBUFS;
 	for (i = 0; i < n; i++) {
-		off[i] = data_offset(b, m[i]);
-		len[i] = m[i]->data_len;
+		uint32_t part = left > room ? room : left;
+		segs[i]->data_len = (uint16_t)part;
+		segs[i]->next = i + 1 < n ? segs[i + 1] : NULL;
+		left -= part;
 	}
-	b->count += n;
+	segs[0]->nb_segs = (uint16_t)n;
+	segs[0]->pkt_len = len;
+	batch_mbufs(b)[b->count] = segs[0];
+	return (int)b->count++;
+}
+
+/* --------------------------------------------------------- receive stashes */
+
+/*
+ * Packets received for a batch that had no room for them, per (port, queue).
+ * Only used when a batch has fewer than DD_RX_MIN_BURST free slots; the rx
+ * queue's single consumer is the only one to touch its stash.
+ */
+struct dd_rx_stash {
+	uint16_t first, count;
+	struct rte_mbuf *m[DD_RX_MIN_BURST];
+};
+
+static struct dd_rx_stash *dd_stashes[RTE_MAX_ETHPORTS];
+static uint16_t dd_stash_queues[RTE_MAX_ETHPORTS];
+/* Packets waiting in any stash of the port: the fast path reads only this. */
+static uint32_t dd_stash_held[RTE_MAX_ETHPORTS];
+
+static void stash_release(uint16_t port)
+{
+	uint16_t q;
+	struct dd_rx_stash *s = dd_stashes[port];
+
+	if (s == NULL)
+		return;
+	for (q = 0; q < dd_stash_queues[port]; q++) {
+		if (s[q].count > 0)
+			rte_pktmbuf_free_bulk(s[q].m + s[q].first, s[q].count);
+		s[q].first = s[q].count = 0;
+	}
+	__atomic_store_n(&dd_stash_held[port], 0, __ATOMIC_RELAXED);
+}
+
+static int stash_setup(uint16_t port, uint16_t queues)
+{
+	stash_release(port);
+	free(dd_stashes[port]);
+	dd_stashes[port] = calloc(queues ? queues : 1, sizeof(struct dd_rx_stash));
+	dd_stash_queues[port] = dd_stashes[port] ? queues : 0;
+	return dd_stashes[port] ? 0 : -ENOMEM;
+}
+
+static void stash_free(uint16_t port)
+{
+	stash_release(port);
+	free(dd_stashes[port]);
+	dd_stashes[port] = NULL;
+	dd_stash_queues[port] = 0;
+}
+
+/* The slow receive: drain the queue's stash first, refill it when the batch is short of room. */
+static uint32_t rx_stashed(uint16_t port, uint16_t queue, struct dd_batch *b)
+{
+	struct dd_rx_stash *s;
+	struct rte_mbuf **m = batch_mbufs(b) + b->count;
+	uint32_t room = b->cap - b->count, n = 0, take;
+
+	if (dd_stashes[port] == NULL || queue >= dd_stash_queues[port])
+		return 0;
+	s = &dd_stashes[port][queue];
+	if (s->count == 0 && room >= DD_RX_MIN_BURST) {
+		uint16_t want = room > UINT16_MAX ? UINT16_MAX : (uint16_t)room;
+		return rte_eth_rx_burst(port, queue, m, want);
+	}
+	if (s->count == 0) {
+		s->first = 0;
+		s->count = rte_eth_rx_burst(port, queue, s->m, DD_RX_MIN_BURST);
+		__atomic_fetch_add(&dd_stash_held[port], s->count, __ATOMIC_RELAXED);
+	}
+	take = s->count < room ? s->count : room;
+	memcpy(m, s->m + s->first, take * sizeof(*m));
+	s->first += take;
+	s->count -= take;
+	__atomic_fetch_sub(&dd_stash_held[port], take, __ATOMIC_RELAXED);
+	n = take;
 	return n;
 }
 
+/* Appends up to cap - count received packets (mbuf pointers only); returns how many arrived. */
+DD_EXPORT uint32_t dd_rx_burst(uint16_t port, uint16_t queue, struct dd_batch *b)
+{
+	uint32_t room = b->cap - b->count, n;
+
+	if (likely(room >= DD_RX_MIN_BURST &&
+		   __atomic_load_n(&dd_stash_held[port], __ATOMIC_RELAXED) == 0))
+		n = rte_eth_rx_burst(port, queue, batch_mbufs(b) + b->count,
+				     room > UINT16_MAX ? UINT16_MAX : (uint16_t)room);
+	else
+		n = rx_stashed(port, queue, b);
+	b->foreign = batch_foreign(b, batch_mbufs(b) + b->count, n);
+	b->count += n;
+	if (unlikely(b->flags & DD_BATCH_F_TSC) && n > 0)
+		b->tsc = rte_rdtsc();
+	return n;
+}
+
+/* ------------------------------------------------------------- tx offloads */
+
+/* Tx offloads each port was configured with, for the software fallback. */
+static uint64_t dd_port_txoff[RTE_MAX_ETHPORTS];
+
+/* Computes in software the checksums and VLAN tag the port cannot add itself. */
+static int tx_soft_offload(uint16_t port, struct rte_mbuf **pm)
+{
+	struct rte_mbuf *m = *pm;
+	uint64_t have = dd_port_txoff[port], fl = m->ol_flags;
+	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, m->l2_len);
+	uint64_t l4 = fl & RTE_MBUF_F_TX_L4_MASK;
+
+	if (m->l2_len + m->l3_len + (l4 ? 8u : 0u) > m->data_len)
+		return -EINVAL; /* headers must lie in the first segment */
+	if ((fl & RTE_MBUF_F_TX_IP_CKSUM) && !(have & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)l3;
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		fl &= ~RTE_MBUF_F_TX_IP_CKSUM;
+	}
+	if (l4 == RTE_MBUF_F_TX_UDP_CKSUM || l4 == RTE_MBUF_F_TX_TCP_CKSUM) {
+		int udp = l4 == RTE_MBUF_F_TX_UDP_CKSUM;
+		uint64_t need = udp ? RTE_ETH_TX_OFFLOAD_UDP_CKSUM : RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+		if (!(have & need)) {
+			uint16_t off = m->l2_len + m->l3_len;
+			uint16_t *field = rte_pktmbuf_mtod_offset(m, uint16_t *, off + (udp ? 6 : 16));
+			uint16_t sum;
+			if ((uint32_t)off + (udp ? 8u : 18u) > m->data_len)
+				return -EINVAL;
+			*field = 0;
+			if (fl & RTE_MBUF_F_TX_IPV4)
+				sum = rte_ipv4_udptcp_cksum_mbuf(m, (struct rte_ipv4_hdr *)l3, off);
+			else
+				sum = rte_ipv6_udptcp_cksum_mbuf(m, (struct rte_ipv6_hdr *)l3, off);
+			*field = sum;
+			fl &= ~RTE_MBUF_F_TX_L4_MASK;
+		}
+	}
+	if ((fl & RTE_MBUF_F_TX_VLAN) && !(have & RTE_ETH_TX_OFFLOAD_VLAN_INSERT)) {
+		m->ol_flags = fl;
+		if (rte_vlan_insert(pm) != 0)
+			return -ENOSPC;
+		m = *pm;
+		fl = m->ol_flags & ~RTE_MBUF_F_TX_VLAN;
+		m->l2_len += 4; /* the tag now sits before the headers the hardware may still sum */
+	}
+	if (!(fl & (RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK)))
+		fl &= ~(RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6);
+	m->ol_flags = fl;
+	return 0;
+}
+
 /*
- * Sends the batch. Lengths written by TypeScript are copied into the mbufs
- * first (single-segment mbufs only). Packets flagged for dropping are freed
- * first. What the driver did not take is freed (keep = 0) or left at the
- * front of the batch for a retry (keep = 1).
- * Returns the number sent, or -(i + 1) if packet i's length exceeds its
- * buffer (then nothing is sent and the batch is unchanged).
+ * Readies packets that asked for offloads: software for what the port lacks,
+ * then rte_eth_tx_prepare (pseudo-header sums etc.) for the rest. Returns 0
+ * or -(i + 1) for the first packet that cannot be sent (rte_errno says why).
+ */
+static int tx_offload_prepare(uint16_t port, uint16_t queue, struct dd_batch *b)
+{
+	struct rte_mbuf **m = batch_mbufs(b);
+	const uint64_t any = RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_VLAN;
+	uint32_t i, hw = 0;
+	int ret;
+
+	b->offload = 0;
+	for (i = 0; i < b->count; i++) {
+		if (!(m[i]->ol_flags & any))
+			continue;
+		ret = tx_soft_offload(port, &m[i]);
+		if (ret < 0) {
+			rte_errno = -ret;
+			return -(int)(i + 1);
+		}
+		hw |= (m[i]->ol_flags & any) != 0;
+	}
+	if (hw) {
+		uint32_t done = 0;
+		while (done < b->count) {
+			uint16_t chunk = b->count - done > UINT16_MAX ? UINT16_MAX
+								     : (uint16_t)(b->count - done);
+			uint16_t ok = rte_eth_tx_prepare(port, queue, m + done, chunk);
+			done += ok;
+			if (ok < chunk)
+				return -(int)(done + 1);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Sends the batch. Packets flagged for dropping are freed first; packets that
+ * asked for offloads are prepared. What the driver did not take is freed
+ * (keep = 0) or left at the front of the batch for a retry (keep = 1).
+ * Returns the number sent, or -(i + 1) if packet i cannot be prepared (then
+ * nothing is sent and the batch still holds every packet).
  */
 DD_EXPORT int dd_tx_burst(uint16_t port, uint16_t queue, struct dd_batch *b, uint32_t keep)
 {
-	struct rte_mbuf **m;
-	uint32_t *off, *len, i, n, total, left;
+	struct rte_mbuf **m = batch_mbufs(b);
+	uint32_t n = 0, total, left;
 
 	if (unlikely(b->dropped > 0))
 		dd_batch_sweep(b);
-	m = batch_mbufs(b);
-	off = batch_off(b);
-	len = batch_len(b);
-	total = b->count;
-	for (i = 0; i < total; i++) {
-		struct rte_mbuf *p = m[i];
-		/* Usually unchanged since rx or alloc: then there is nothing to write. */
-		if (likely(len[i] == p->data_len))
-			continue;
-		if (likely(p->nb_segs == 1)) {
-			if (unlikely(len[i] > (uint32_t)(p->buf_len - p->data_off)))
-				return -(int)(i + 1);
-			p->data_len = (uint16_t)len[i];
-			p->pkt_len = len[i];
-		}
+	if (unlikely(b->offload != 0)) {
+		int ret = tx_offload_prepare(port, queue, b);
+		if (ret < 0)
+			return ret;
 	}
-	n = 0;
+	total = b->count;
 	while (n < total) {
 		uint16_t chunk = total - n > UINT16_MAX ? UINT16_MAX : (uint16_t)(total - n);
 		uint16_t sent = rte_eth_tx_burst(port, queue, m + n, chunk);
@@ -406,9 +661,8 @@ DD_EXPORT int dd_tx_burst(uint16_t port, uint16_t queue, struct dd_batch *b, uin
 		left = 0;
 	} else if (left > 0) {
 		memmove(m, m + n, left * sizeof(*m));
-		memmove(off, off + n, left * sizeof(*off));
-		memmove(len, len + n, left * sizeof(*len));
 	}
+	batch_poison(b, left, total);
 	b->count = left;
 	return (int)n;
 }
@@ -491,6 +745,7 @@ DD_EXPORT int dd_port_configure(uint16_t port, uint16_t nb_rxq, uint16_t nb_txq,
 				const uint64_t *conf)
 {
 	struct rte_eth_conf c;
+	int ret;
 
 	memset(&c, 0, sizeof(c));
 	c.rxmode.mtu = (uint32_t)conf[DD_CONF_MTU];
@@ -500,7 +755,11 @@ DD_EXPORT int dd_port_configure(uint16_t port, uint16_t nb_rxq, uint16_t nb_txq,
 		c.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		c.rx_adv_conf.rss_conf.rss_hf = conf[DD_CONF_RSS_HF];
 	}
-	return rte_eth_dev_configure(port, nb_rxq, nb_txq, &c);
+	ret = rte_eth_dev_configure(port, nb_rxq, nb_txq, &c);
+	if (ret < 0)
+		return ret;
+	dd_port_txoff[port] = c.txmode.offloads;
+	return stash_setup(port, nb_rxq);
 }
 
 DD_EXPORT int dd_port_rxq_setup(uint16_t port, uint16_t queue, uint16_t nb_desc, int socket,
@@ -517,8 +776,20 @@ DD_EXPORT int dd_port_txq_setup(uint16_t port, uint16_t queue, uint16_t nb_desc,
 }
 
 DD_EXPORT int dd_port_start(uint16_t port) { return rte_eth_dev_start(port); }
-DD_EXPORT int dd_port_stop(uint16_t port) { return rte_eth_dev_stop(port); }
-DD_EXPORT int dd_port_close(uint16_t port) { return rte_eth_dev_close(port); }
+/* Stopping hands the stashed packets back to their pool, as the driver does with its rings. */
+DD_EXPORT int dd_port_stop(uint16_t port)
+{
+	int ret = rte_eth_dev_stop(port);
+	stash_release(port);
+	return ret;
+}
+
+DD_EXPORT int dd_port_close(uint16_t port)
+{
+	stash_free(port);
+	dd_port_txoff[port] = 0;
+	return rte_eth_dev_close(port);
+}
 DD_EXPORT int dd_port_set_mtu(uint16_t port, uint16_t mtu) { return rte_eth_dev_set_mtu(port, mtu); }
 
 DD_EXPORT int dd_port_promiscuous(uint16_t port, uint32_t on)

@@ -19,13 +19,15 @@
 #include <stdint.h>
 
 /* Bumped whenever a signature, enum or the batch layout below changes. */
-#define DD_ABI_VERSION 1
+#define DD_ABI_VERSION 2
 
 /*
  * A reusable packet batch. One allocation holds the header followed by
- * `cap` mbuf pointers, `cap` data offsets, `cap` lengths and `cap` drop flags,
- * so TypeScript maps it once and reads everything with typed arrays.
- * Offsets are relative to `base`, the start of the batch pool's memory region.
+ * `cap` mbuf pointers and `cap` drop flags. Bursts move mbuf pointers only,
+ * as C's own loop does: TypeScript reads each packet's fields (data offset,
+ * lengths, flags) lazily from the mbuf header, which lies inside the pool's
+ * memory region at `pointer - base`. Bursts check only that each received
+ * pointer lies in the region (mbufs of another pool are reported, not read).
  */
 struct dd_batch {
 	uint64_t base;           /* region start (virtual address) */
@@ -33,22 +35,87 @@ struct dd_batch {
 	void *pool;              /* struct rte_mempool * the batch belongs to */
 	uint32_t cap;            /* capacity in packets */
 	uint32_t count;          /* packets currently held */
-	uint32_t foreign;        /* mbufs from another pool seen by the last rx */
+	uint32_t flags;          /* DD_BATCH_F_* */
 	uint32_t dropped;        /* packets flagged in drop[] */
 	uint32_t room;           /* max bytes a fresh packet may hold */
-	uint32_t reserved[5];
-	/* followed by: void *mbufs[cap]; uint32_t off[cap]; uint32_t len[cap];
-	 * uint8_t drop[cap]; */
+	uint32_t offload;        /* nonzero: a packet asked for tx offloads since the last send */
+	uint64_t tsc;            /* TSC at the last receive that returned packets (DD_BATCH_F_TSC) */
+	uint32_t foreign;        /* mbufs outside the pool's region seen by the last receive */
+	uint32_t reserved;
+	/* followed by: void *mbufs[cap]; uint8_t drop[cap]; */
 };
+
+/* dd_batch.flags */
+#define DD_BATCH_F_TSC 1u /* stamp each receive that returns packets with the TSC */
+
+/*
+ * Receive bursts ask the driver for at least this many packets: vector rx
+ * paths (i40e, ice, ixgbe) round a request down to a multiple of 4 or 8 and
+ * return nothing below it. A batch with fewer free slots receives through a
+ * per-queue stash, so any capacity works and no packet is lost or reordered.
+ */
+#define DD_RX_MIN_BURST 32
 
 /* Header words, as uint32 indexes, for the TypeScript view. */
 enum dd_batch_word {
 	DD_BATCH_CAP = 6,
 	DD_BATCH_COUNT = 7,
-	DD_BATCH_FOREIGN = 8,
+	DD_BATCH_FLAGS = 8,
 	DD_BATCH_DROPPED = 9,
 	DD_BATCH_ROOM = 10,
+	DD_BATCH_OFFLOAD = 11,
+	DD_BATCH_TSC = 12, /* two words, low first */
+	DD_BATCH_FOREIGN = 14,
 	DD_BATCH_HEADER_BYTES = 64,
+};
+
+/*
+ * dd_mbuf_layout() output, one uint32 each: where struct rte_mbuf keeps each
+ * field in the DPDK the shim was built against, and the flag bits TypeScript
+ * reads and writes. Nothing about the mbuf is hand-copied into TypeScript.
+ */
+enum dd_mbuf_layout_field {
+	DD_MBUF_SIZE,          /* sizeof(struct rte_mbuf) */
+	DD_MBUF_BUF_ADDR,      /* offsets of fields in struct rte_mbuf */
+	DD_MBUF_DATA_OFF,
+	DD_MBUF_REFCNT,
+	DD_MBUF_NB_SEGS,
+	DD_MBUF_PORT,
+	DD_MBUF_OL_FLAGS,
+	DD_MBUF_PACKET_TYPE,
+	DD_MBUF_PKT_LEN,
+	DD_MBUF_DATA_LEN,
+	DD_MBUF_VLAN_TCI,
+	DD_MBUF_RSS,
+	DD_MBUF_BUF_LEN,
+	DD_MBUF_POOL,
+	DD_MBUF_NEXT,
+	DD_MBUF_TX_OFFLOAD,
+	DD_MBUF_L2_SHIFT,      /* tx_offload bitfields: shift and width */
+	DD_MBUF_L2_BITS,
+	DD_MBUF_L3_SHIFT,
+	DD_MBUF_L3_BITS,
+	DD_MBUF_L4_SHIFT,
+	DD_MBUF_L4_BITS,
+	DD_MBUF_RX_VLAN,       /* receive flags: low 32 bits of ol_flags */
+	DD_MBUF_RX_VLAN_STRIPPED,
+	DD_MBUF_RX_RSS_HASH,
+	DD_MBUF_RX_IP_CKSUM_GOOD,
+	DD_MBUF_RX_IP_CKSUM_BAD,
+	DD_MBUF_RX_L4_CKSUM_GOOD,
+	DD_MBUF_RX_L4_CKSUM_BAD,
+	DD_MBUF_RX_LRO,
+	DD_MBUF_TX_IP_CKSUM,   /* transmit and buffer flags: high 32 bits of ol_flags */
+	DD_MBUF_TX_IPV4,
+	DD_MBUF_TX_IPV6,
+	DD_MBUF_TX_TCP_CKSUM,
+	DD_MBUF_TX_UDP_CKSUM,
+	DD_MBUF_TX_L4_MASK,
+	DD_MBUF_TX_VLAN,
+	DD_MBUF_EXTERNAL,
+	DD_MBUF_INDIRECT,
+	DD_MBUF_HEADROOM,      /* RTE_PKTMBUF_HEADROOM */
+	DD_MBUF_FIELDS,
 };
 
 /* dd_port_info() output, one uint64 each. */
@@ -118,6 +185,7 @@ enum dd_size_key {
 	DD_SIZE_CONF_FIELDS,
 	DD_SIZE_XSTAT_NAME,
 	DD_SIZE_POINTER,
+	DD_SIZE_MBUF_FIELDS,
 };
 
 #endif

@@ -9,8 +9,9 @@ import { ConfField, InfoField, LinkField, SizeKey, StatsField } from "../ffi/sym
 import type { PacketBatch } from "./burst.ts";
 import { cstring, fromCString } from "./cstring.ts";
 import { onCleanup, requireEal } from "./eal.ts";
-import { check, DpdkError } from "./errors.ts";
+import { check, DpdkError, throwRteErrno } from "./errors.ts";
 import type { Mempool } from "./mempool.ts";
+import { forgetRxTimestampField, mbufLayout } from "./mbuf.ts";
 
 /** Link state of a port. */
 export interface LinkStatus {
@@ -135,7 +136,11 @@ export interface PortConfig {
   rxDescriptors?: number;
   /** Descriptors per transmit queue. Default: 1024, clamped to the device's limits. */
   txDescriptors?: number;
-  /** MTU in bytes. Default: the device's. */
+  /**
+   * MTU in bytes. Default: the device's current MTU (1500 where it reports
+   * none). Frames of this MTU must fit the pool's buffers, or `rxOffloads`
+   * must include `RxOffload.SCATTER` to receive them as chains.
+   */
   mtu?: number;
   /** Promiscuous mode. Default: `true`, as DPDK's samples do. */
   promiscuous?: boolean;
@@ -148,6 +153,9 @@ export interface PortConfig {
   /** Start the port after configuring it. Default: `true`. */
   start?: boolean;
 }
+
+/** Ethernet header, two VLAN tags and CRC around an MTU-sized payload. */
+const FRAME_OVERHEAD = 14 + 8 + 4;
 
 const STATE_STOPPED = 0;
 const STATE_STARTED = 1;
@@ -406,6 +414,12 @@ export class Port {
     if (config.mtu !== undefined) {
       checkCount(`${what} mtu`, config.mtu, n(InfoField.MIN_MTU), n(InfoField.MAX_MTU), "bytes");
     }
+    // DPDK 22.11 sets 1500 when given 0: pass the device's own MTU instead, as documented.
+    const current = n(InfoField.MTU);
+    const mtu = config.mtu ??
+      (current >= n(InfoField.MIN_MTU) && current <= n(InfoField.MAX_MTU) && current > 0
+        ? current
+        : 1500);
     const offloads = (dir: "rx" | "tx", wanted: bigint | undefined, capa: bigint): bigint => {
       if (wanted === undefined) return 0n;
       if (typeof wanted !== "bigint") {
@@ -422,9 +436,10 @@ export class Port {
       return wanted;
     };
     const conf = new BigUint64Array(ConfField.FIELDS);
-    conf[ConfField.MTU] = BigInt(config.mtu ?? 0);
+    conf[ConfField.MTU] = BigInt(mtu);
     conf[ConfField.RX_OFFLOADS] = offloads("rx", config.rxOffloads, w[InfoField.RX_OFFLOAD_CAPA]);
     conf[ConfField.TX_OFFLOADS] = offloads("tx", config.txOffloads, w[InfoField.TX_OFFLOAD_CAPA]);
+    this.#checkFrameRoom(what, mtu, conf[ConfField.RX_OFFLOADS], w[InfoField.RX_OFFLOAD_CAPA]);
     if (config.rss !== undefined && config.rss !== 0n) {
       const capa = w[InfoField.RSS_OFFLOADS];
       const bad = unsupportedBits(config.rss, capa);
@@ -457,10 +472,26 @@ export class Port {
         `${what} tx queue ${q}`,
       );
     }
+    forgetRxTimestampField();
     if (config.start !== false) this.start();
     if (config.promiscuous !== false) {
       check("rte_eth_promiscuous_enable", s.dd_port_promiscuous(id, 1), what);
     }
+  }
+
+  /** A frame of the MTU must fit one buffer of the pool, unless it may arrive as a chain. */
+  #checkFrameRoom(what: string, mtu: number, rxOffloads: bigint, capa: bigint): void {
+    const frame = mtu + FRAME_OVERHEAD;
+    const room = this.#pool.dataRoomSize - mbufLayout().headroom;
+    if (frame <= room || (rxOffloads & RxOffload.SCATTER) !== 0n) return;
+    const bigger = `a pool with dataRoomSize >= ${frame + mbufLayout().headroom}`;
+    throw new RangeError(
+      `${what}: frames of MTU ${mtu} (${frame} bytes) do not fit the ${room}-byte buffers of ` +
+        `pool "${this.#pool.name}": use ` +
+        ((capa & RxOffload.SCATTER) !== 0n
+          ? `rxOffloads: RxOffload.SCATTER (received as chains) or ${bigger}`
+          : `${bigger} (the device has no scattered receive)`),
+    );
   }
 
   /** Port id. */
@@ -690,7 +721,7 @@ export class Port {
       this.#notReady("send", queue, this.#txQueues);
     }
     const n = this.#txBurst(this.#id, queue, batch.unsafeHandle, 0);
-    if (n < 0) this.#badLength(batch, -n - 1);
+    if (n < 0) this.#unprepared(-n - 1);
     return n;
   }
 
@@ -706,15 +737,15 @@ export class Port {
       this.#notReady("send", queue, this.#txQueues);
     }
     const n = this.#txBurst(this.#id, queue, batch.unsafeHandle, 1);
-    if (n < 0) this.#badLength(batch, -n - 1);
+    if (n < 0) this.#unprepared(-n - 1);
     return n;
   }
 
-  #badLength(batch: PacketBatch, i: number): never {
-    throw new RangeError(
-      `send: packet ${i} has length ${
-        batch.lengths[i]
-      }, more than its buffer holds; nothing was sent`,
+  #unprepared(i: number): never {
+    throwRteErrno(
+      "rte_eth_tx_prepare",
+      `send on port ${this.#id}: packet ${i} cannot be sent with the offloads it requested ` +
+        `(headers beyond its first segment, or no headroom for a VLAN tag); nothing was sent`,
     );
   }
 

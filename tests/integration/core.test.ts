@@ -63,7 +63,15 @@ Deno.test("misuse raises typed errors, never a crash", async (t) => {
     ["batch alloc too long", "RangeError", /length 5000 is outside 0\.\.2048/],
     ["batch drop bad index", "RangeError", /index 0 is outside/],
     ["batch packet bad index", "RangeError", /index 3 is outside/],
-    ["send oversize packet", "RangeError", /packet 1 has length 4000.*nothing was sent/],
+    ["set oversize length", "RangeError", /length 4000 of packet 1 is outside 0\.\.2048/],
+    ["read a sent packet in place", "RangeError", /outside the bounds/],
+    [
+      "set the length of a sent packet",
+      "RangeError",
+      /index 0 is outside 0\.\.-1 \(0 held; packets that were sent/,
+    ],
+    ["copy out a sent packet", "RangeError", /index 0 is outside/],
+    ["index beyond the capacity", "RangeError", /index 40 is outside/],
     ["pool exhausted", "DpdkError", /rte_pktmbuf_alloc_bulk failed.*No buffer space/],
     ["receive foreign mbufs", "DpdkError", /do not belong to pool "misuse"/],
     ["receive into closed batch", "DpdkError", /closed PacketBatch/],
@@ -106,7 +114,13 @@ Deno.test("misuse raises typed errors, never a crash", async (t) => {
   await t.step("no mbuf leaked, rejected batches kept their packets", () => {
     assert.equal(r.inUseEnd, r.inUseStart);
     assert.equal(r.heldAfterOversize, 2);
+    assert.equal(r.lengthAfterOversize, 60);
     assert.equal(r.foreignHeld, 4);
+  });
+  await t.step("a sent packet reads as poison: no offset inside the pool, length 0", () => {
+    assert.equal(r.sentLength, 0);
+    assert.equal(r.sentOffsetIsPoison, true);
+    assert.equal(r.farOffsetIsPoison, true);
   });
 });
 

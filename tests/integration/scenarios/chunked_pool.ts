@@ -15,8 +15,8 @@ const all = new PacketBatch(pool, 60000);
 all.alloc(60000, 64);
 const offsets = new Set<number>();
 let inRegion = true;
-for (let i = 0; i < all.length; i++) {
-  const at = all.offsets[i];
+for (let i = 0; i < all.count; i++) {
+  const at = all.offset(i);
   offsets.add(at);
   if (at + 64 > all.data.length) inRegion = false;
   all.view.setUint32(at, i); // the packet's index, at both ends
@@ -24,11 +24,11 @@ for (let i = 0; i < all.length; i++) {
 }
 const back = new PacketBatch(pool, 1024);
 let expected = 0, mismatches = 0;
-while (all.length > 0) {
+while (all.count > 0) {
   ring.trySend(0, all);
   for (let n = ring.receive(0, back); n > 0; n = ring.receive(0, back)) {
     for (let i = 0; i < n; i++) {
-      const at = back.offsets[i];
+      const at = back.offset(i);
       if (
         back.view.getUint32(at) !== expected || back.view.getUint32(at + 60) !== (~expected >>> 0)
       ) {

@@ -38,7 +38,7 @@ while (!got && Date.now() < deadline) {
   const n = port.receive(0, batch);
   for (let i = 0; i < n && !got; i++) {
     seen++;
-    const status = parser.parse(batch.view, batch.offsets[i], batch.lengths[i]);
+    const status = parser.parse(batch.view, batch.offset(i), batch.length(i));
     if (status !== ParseStatus.OK || parser.ipProtocol !== 17 || parser.dstPort !== 5000) continue;
     // Read the payload in place: no copy of the packet.
     let text = "";
@@ -105,8 +105,8 @@ answer.finally(() => done = true);
 for (let attempt = 0; attempt < 20 && !done; attempt++) {
   const i = batch.alloc(1, 0);
   // Write the whole frame straight into the mbuf.
-  batch.lengths[i] = writeUdpFrame(batch.view, batch.data, batch.offsets[i], fields);
-  checksumOk = verifyIpv4HeaderChecksum(batch.view, batch.offsets[i] + 14);
+  batch.setLength(i, writeUdpFrame(batch.view, batch.data, batch.offset(i), fields));
+  checksumOk = verifyIpv4HeaderChecksum(batch.view, batch.offset(i) + 14);
   sentFrames += port.send(0, batch);
   await new Promise((r) => setTimeout(r, 250));
 }

@@ -88,11 +88,22 @@ await attempt("batch alloc too long", () => batch.alloc(1, 5000));
 await attempt("batch drop bad index", () => batch.drop(0));
 await attempt("batch packet bad index", () => batch.packet(3));
 
-// A packet whose length exceeds its buffer must not be sent.
+// A length beyond the buffer is refused when it is written, before anything is sent.
 batch.alloc(2, 60);
-batch.lengths[1] = 4000;
-await attempt("send oversize packet", () => port.send(0, batch));
-const heldAfterOversize = batch.length;
+await attempt("set oversize length", () => batch.setLength(1, 4000));
+const heldAfterOversize = batch.count;
+const lengthAfterOversize = batch.length(1);
+// Packets already sent cannot be reached: poisoned offset, zero length, errors where it writes.
+port.send(0, batch);
+const sentLength = batch.length(0);
+const sentOffsetIsPoison = batch.offset(0) >= batch.data.length;
+await attempt("read a sent packet in place", () => batch.view.getUint16(batch.offset(0)));
+await attempt("set the length of a sent packet", () => batch.setLength(0, 60));
+await attempt("copy out a sent packet", () => batch.copyOut(0, new Uint8Array(2048)));
+await attempt("index beyond the capacity", () => batch.setLength(40, 60));
+const farOffsetIsPoison = batch.offset(1e9) >= batch.data.length &&
+  batch.offset(-1) >= batch.data.length &&
+  batch.length(0.5) === 0;
 batch.clear();
 
 // Pool exhaustion: more than the pool holds, in batches of 32.
@@ -114,7 +125,7 @@ foreignBatch.alloc(4, 64);
 ringTx.send(0, foreignBatch); // net_ring0's tx ring is its own rx ring
 const ringRx = new PacketBatch(pool, 8);
 await attempt("receive foreign mbufs", () => ringTx.receive(0, ringRx));
-const foreignHeld = ringRx.length;
+const foreignHeld = ringRx.count;
 ringRx.clear();
 ring1.close();
 
@@ -172,4 +183,15 @@ await attempt("pool after cleanup", () => Mempool.create());
 await attempt("eal init after cleanup", () => Eal.init(TEST_EAL));
 await attempt("pool closed by cleanup", () => pool.inUse);
 
-report({ outcomes, inUseStart, inUseEnd, heldAfterOversize, foreignHeld, relaunched });
+report({
+  outcomes,
+  inUseStart,
+  inUseEnd,
+  heldAfterOversize,
+  lengthAfterOversize,
+  sentLength,
+  sentOffsetIsPoison,
+  farOffsetIsPoison,
+  foreignHeld,
+  relaunched,
+});

@@ -16,8 +16,8 @@ const back = new PacketBatch(pool, 64);
 const first = out.alloc(16, 60);
 for (let i = 0; i < 16; i++) {
   const len = 60 + i * 10;
-  out.lengths[i] = len;
-  const at = out.offsets[i];
+  out.setLength(i, len);
+  const at = out.offset(i);
   for (let j = 0; j < len; j++) out.data[at + j] = (i * 7 + j) & 0xff;
 }
 const sent = port.send(0, out);
@@ -25,19 +25,19 @@ const received = port.receive(0, back);
 let contentOk = true;
 const lengths: number[] = [];
 for (let i = 0; i < received; i++) {
-  lengths.push(back.lengths[i]);
-  const at = back.offsets[i];
-  for (let j = 0; j < back.lengths[i]; j++) {
+  lengths.push(back.length(i));
+  const at = back.offset(i);
+  for (let j = 0; j < back.length(i); j++) {
     if (back.data[at + j] !== ((i * 7 + j) & 0xff)) contentOk = false;
   }
 }
 // Modify in place and send again: the second trip sees the change.
-back.view.setUint32(back.offsets[0], 0xdeadbeef);
+back.view.setUint32(back.offset(0), 0xdeadbeef);
 for (let i = 1; i < received; i += 2) back.drop(i); // drop the odd ones
 const resent = port.send(0, back);
 const again = port.receive(0, back);
-const firstWord = back.view.getUint32(back.offsets[0]);
-const evenLengths = Array.from(back.lengths.subarray(0, again));
+const firstWord = back.view.getUint32(back.offset(0));
+const evenLengths = Array.from({ length: again }, (_, i) => back.length(i));
 back.clear();
 
 // trySend keeps what the ring refused: fill the ring (1024 slots) then try more.
@@ -48,9 +48,9 @@ for (let round = 0; round < 2; round++) {
   queued += port.trySend(0, big);
 }
 big.alloc(Math.min(big.free, 100), 64);
-const beforeTry = big.length;
+const beforeTry = big.count;
 const accepted = port.trySend(0, big);
-const kept = big.length;
+const kept = big.count;
 big.clear();
 let drained = 0;
 for (let n = port.receive(0, back); n > 0; n = port.receive(0, back)) {

@@ -11,7 +11,7 @@ runOnLcore<{ port: number; queues: number[] }, { lcore: number; cpu: number }>((
     for (const q of ctx.data.queues) {
       const n = port.receive(q, batch);
       for (let i = 0; i < n; i++) {
-        parser.parse(batch.view, batch.offsets[i], batch.lengths[i]);
+        parser.parse(batch.view, batch.offset(i), batch.length(i));
         if (parser.ipProtocol === 17 && parser.dstPort >= 6000 && parser.dstPort < 6064) {
           ctx.counters[q]++;
         }

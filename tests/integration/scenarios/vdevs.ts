@@ -73,13 +73,13 @@ const pcap = VirtualDevice.create("net_pcap7", {
 const port = Port.open(pcap.portId, { pool });
 const batch = new PacketBatch(pool, 8);
 const deadline = Date.now() + 5000;
-while (batch.length < frames.length && Date.now() < deadline) port.receive(0, batch);
-const pcapMatches = batch.length === frames.length &&
+while (batch.count < frames.length && Date.now() < deadline) port.receive(0, batch);
+const pcapMatches = batch.count === frames.length &&
   frames.every((f, i) => {
     const p = batch.packet(i);
     return p.length === f.length && p.every((b, j) => b === f[j]);
   });
-const pcapReceived = batch.length;
+const pcapReceived = batch.count;
 const pcapSent = port.send(0, batch);
 pcap.remove(); // closes the port: the PMD flushes and closes out.pcap
 const written = Deno.readFileSync(`${dir}/out.pcap`);
