@@ -385,3 +385,211 @@ Deno.test("PacketParser status codes", async (t) => {
     assert.equal(parse(b), ParseStatus.BAD_L3);
   });
 });
+
+/** Every public result of the parser, fields and getters. */
+const RESULTS = [
+  "status",
+  "dstMacOffset",
+  "srcMacOffset",
+  "vlanCount",
+  "vlanId0",
+  "vlanId1",
+  "etherType",
+  "l3Offset",
+  "ipVersion",
+  "l3Length",
+  "srcIpv4",
+  "dstIpv4",
+  "srcIpv6Offset",
+  "dstIpv6Offset",
+  "ttl",
+  "ipProtocol",
+  "isFragment",
+  "fragmentOffset",
+  "l4Offset",
+  "srcPort",
+  "dstPort",
+  "tcpFlags",
+  "icmpType",
+  "icmpCode",
+  "payloadOffset",
+  "payloadLength",
+] as const;
+
+/** What a parser that never parsed anything holds for each result, as documented. */
+const DEFAULTS: Record<(typeof RESULTS)[number], number | boolean> = {
+  status: ParseStatus.BAD_BOUNDS,
+  dstMacOffset: -1,
+  srcMacOffset: -1,
+  vlanCount: 0,
+  vlanId0: -1,
+  vlanId1: -1,
+  etherType: -1,
+  l3Offset: -1,
+  ipVersion: 0,
+  l3Length: 0,
+  srcIpv4: 0,
+  dstIpv4: 0,
+  srcIpv6Offset: -1,
+  dstIpv6Offset: -1,
+  ttl: 0,
+  ipProtocol: -1,
+  isFragment: false,
+  fragmentOffset: 0,
+  l4Offset: -1,
+  srcPort: 0,
+  dstPort: 0,
+  tcpFlags: 0,
+  icmpType: -1,
+  icmpCode: -1,
+  payloadOffset: -1,
+  payloadLength: 0,
+};
+
+function results(p: PacketParser): Record<string, number | boolean> {
+  return Object.fromEntries(RESULTS.map((name) => [name, p[name]]));
+}
+
+/** Asserts that every result not named in `reached` holds its default. */
+function assertDefaultsExcept(p: PacketParser, reached: readonly string[], where: string): void {
+  for (const name of RESULTS) {
+    if (!reached.includes(name)) assert.equal(p[name], DEFAULTS[name], `${where}: ${name}`);
+  }
+}
+
+Deno.test("PacketParser results do not depend on earlier packets", async (t) => {
+  const udp = buildUdpFrame({
+    ...MACS,
+    srcIp: "192.168.1.2",
+    dstIp: "10.0.0.9",
+    srcPort: 5353,
+    dstPort: 53,
+    payload: "query",
+    ttl: 17,
+  });
+  const qinqTcp = buildTcpFrame({
+    ...MACS,
+    srcIp: "10.0.0.1",
+    dstIp: "10.0.0.2",
+    srcPort: 40000,
+    dstPort: 443,
+    flags: TcpFlags.SYN,
+    vlan: [100, 200],
+  });
+  const icmp6 = buildIcmpEcho({ ...MACS, srcIp: "fe80::1", dstIp: "fe80::2", payload: "p" });
+  const arp = buildArp({ srcMac: MACS.srcMac, senderIp: "1.1.1.1", targetIp: "1.1.1.2" });
+  const firstFragment = udp.slice();
+  new DataView(firstFragment.buffer).setUint16(20, 0x2000); // MF, offset 0
+
+  await t.step("UDP, then ARP, then a truncated IPv4 frame: later layers read as defaults", () => {
+    const p = new PacketParser();
+    const view = (f: Uint8Array) => new DataView(f.buffer);
+    // Twice, so that the second UDP parse runs with the fields of the first in place.
+    assert.equal(p.parse(view(udp), 0, udp.length), ParseStatus.OK);
+    assert.equal(p.parse(view(udp), 0, udp.length), ParseStatus.OK);
+    assert.equal(p.dstPort, 53);
+    assert.equal(ipv4ToString(p.srcIpv4), "192.168.1.2");
+
+    assert.equal(p.parse(view(arp), 0, arp.length), ParseStatus.OK);
+    assert.equal(p.etherType, EtherType.ARP);
+    assert.equal(p.l3Offset, 14);
+    assert.equal(p.payloadOffset, 14);
+    assert.equal(p.payloadLength, 28);
+    assertDefaultsExcept(p, [
+      "status",
+      "dstMacOffset",
+      "srcMacOffset",
+      "etherType",
+      "l3Offset",
+      "payloadOffset",
+      "payloadLength",
+    ], "ARP after UDP");
+
+    // The IPv4 header is cut after 19 bytes: nothing of layer 3 or above was parsed.
+    assert.equal(p.parse(view(udp), 0, 14 + 19), ParseStatus.TRUNCATED_L3);
+    assert.equal(p.etherType, EtherType.IPV4);
+    assertDefaultsExcept(p, [
+      "status",
+      "dstMacOffset",
+      "srcMacOffset",
+      "etherType",
+      "l3Offset",
+      "payloadOffset",
+      "payloadLength",
+    ], "truncated IPv4 after ARP");
+
+    // The IPv4 header is whole but the packet is shorter than its total length.
+    assert.equal(p.parse(view(udp), 0, udp.length - 1), ParseStatus.TRUNCATED_L3);
+    assert.equal(p.ipVersion, 4);
+    assert.equal(p.ttl, 17);
+    assertDefaultsExcept(p, [
+      "status",
+      "dstMacOffset",
+      "srcMacOffset",
+      "etherType",
+      "l3Offset",
+      "payloadOffset",
+      "payloadLength",
+      "ipVersion",
+      "ttl",
+      "ipProtocol",
+      "srcIpv4",
+      "dstIpv4",
+    ], "IPv4 longer than the frame");
+
+    assert.equal(p.parse(view(udp), 0, 13), ParseStatus.TRUNCATED_L2);
+    assertDefaultsExcept(p, ["status"], "runt frame");
+    assert.equal(p.parse(view(udp), 0, udp.length + 1), ParseStatus.BAD_BOUNDS);
+    assert.deepEqual(results(p), DEFAULTS, "bad bounds");
+  });
+
+  await t.step("VLAN, IPv6, TCP and ICMP fields are cleared by a plain UDP/IPv4 packet", () => {
+    const p = new PacketParser();
+    for (const before of [qinqTcp, icmp6, firstFragment]) {
+      p.parse(new DataView(before.buffer), 0, before.length);
+      assert.equal(p.parse(new DataView(udp.buffer), 0, udp.length), ParseStatus.OK);
+      assert.equal(p.vlanCount, 0);
+      assert.equal(p.vlanId0, -1);
+      assert.equal(p.vlanId1, -1);
+      assert.equal(p.l3Offset, 14);
+      assert.equal(p.srcIpv6Offset, -1);
+      assert.equal(p.dstIpv6Offset, -1);
+      assert.equal(p.tcpFlags, 0);
+      assert.equal(p.icmpType, -1);
+      assert.equal(p.icmpCode, -1);
+      assert.equal(p.isFragment, false);
+      assert.equal(p.ipProtocol, IpProtocol.UDP);
+    }
+  });
+
+  await t.step("every frame after every other frame reads as on a new parser", () => {
+    const ext = new Uint8Array(14 + 40 + 8 + 12); // IPv6, fragment header, UDP
+    const ev = new DataView(ext.buffer);
+    ev.setUint16(12, EtherType.IPV6);
+    ev.setUint32(14, 0x60000000);
+    ev.setUint16(18, 8 + 12);
+    ext[20] = 44;
+    ext[54] = 17;
+    ev.setUint16(56, 0x0011); // offset 2 (a later fragment), MF
+    const later = udp.slice();
+    new DataView(later.buffer).setUint16(20, 0x0003);
+    const frames = [udp, qinqTcp, icmp6, arp, firstFragment, later, ext];
+    // Each frame whole and cut at every length, at an offset inside a larger region.
+    const cases: [Uint8Array, number][] = [];
+    for (const f of frames) for (let len = 0; len <= f.length; len++) cases.push([f, len]);
+    const views = new Map(frames.map((f) => [f, inRegion(f, 64)]));
+    const expected = cases.map(([f, len]) => {
+      const fresh = new PacketParser();
+      fresh.parse(views.get(f)!, 64, len);
+      return results(fresh);
+    });
+    const p = new PacketParser();
+    for (let a = 0; a < cases.length; a++) {
+      for (const b of [a, (a * 7 + 3) % cases.length, cases.length - 1 - a]) {
+        p.parse(views.get(cases[a][0])!, 64, cases[a][1]);
+        p.parse(views.get(cases[b][0])!, 64, cases[b][1]);
+        assert.deepEqual(results(p), expected[b], `case ${b} after case ${a}`);
+      }
+    }
+  });
+});
