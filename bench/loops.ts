@@ -7,7 +7,7 @@
  */
 import { library } from "../ffi/library.ts";
 import type { Mempool, PacketBatch, Port } from "../mod.ts";
-import { PacketParser, parseIpv4, ParseStatus, writeUdpFrame } from "../net/mod.ts";
+import { type PacketParser, parseIpv4, ParseStatus, writeUdpFrame } from "../net/mod.ts";
 
 /** Flow table size (a power of two) for the parse workload; one more slot counts non-UDP. */
 export const FLOW_SLOTS = 4096;

@@ -376,6 +376,10 @@ export const symbols = {
     ],
     result: "u64",
   },
+  dd_batch_describe: {
+    parameters: ["pointer", /* struct dd_batch *b */ "buffer" /* uint32_t *out */],
+    result: "u32",
+  },
   dd_tsc_lap: { parameters: ["pointer" /* uint32_t *out */], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 

@@ -503,7 +503,7 @@ static uint32_t rx_stashed(uint16_t port, uint16_t queue, struct dd_batch *b)
 		return 0;
 	s = &dd_stashes[port][queue];
 	if (s->count == 0 && room >= DD_RX_MIN_BURST) {
-		uint16_t want = room > UINT16_MAX ? UINT16_MAX : (uint16_t)room;
+		uint16_t want = room > DD_RX_MAX_BURST ? DD_RX_MAX_BURST : (uint16_t)room;
 		return rte_eth_rx_burst(port, queue, m, want);
 	}
 	if (s->count == 0) {
@@ -528,7 +528,7 @@ DD_EXPORT uint32_t dd_rx_burst(uint16_t port, uint16_t queue, struct dd_batch *b
 	if (likely(room >= DD_RX_MIN_BURST &&
 		   __atomic_load_n(&dd_stash_held[port], __ATOMIC_RELAXED) == 0))
 		n = rte_eth_rx_burst(port, queue, batch_mbufs(b) + b->count,
-				     room > UINT16_MAX ? UINT16_MAX : (uint16_t)room);
+				     room > DD_RX_MAX_BURST ? DD_RX_MAX_BURST : (uint16_t)room);
 	else
 		n = rx_stashed(port, queue, b);
 	b->foreign = batch_foreign(b, batch_mbufs(b) + b->count, n);
@@ -893,6 +893,25 @@ DD_EXPORT int dd_signal_trap(int sig)
 	sa.sa_flags = SA_RESTART;
 	dd_signal_counts[sig] = 0;
 	return sigaction(sig, &sa, NULL) < 0 ? -errno : 0;
+}
+
+/*
+ * For tests: what C sees of each packet of a batch, 4 words per packet:
+ * data offset from the region (rte_pktmbuf_mtod - base), data_len, pkt_len,
+ * nb_segs. Returns the packet count.
+ */
+DD_EXPORT uint32_t dd_batch_describe(struct dd_batch *b, uint32_t *out)
+{
+	struct rte_mbuf **m = batch_mbufs(b);
+	uint32_t i;
+
+	for (i = 0; i < b->count; i++) {
+		out[4 * i] = (uint32_t)(rte_pktmbuf_mtod(m[i], uintptr_t) - b->base);
+		out[4 * i + 1] = m[i]->data_len;
+		out[4 * i + 2] = m[i]->pkt_len;
+		out[4 * i + 3] = m[i]->nb_segs;
+	}
+	return b->count;
 }
 
 /* =========================================================================

@@ -56,6 +56,13 @@ struct dd_batch {
  */
 #define DD_RX_MIN_BURST 32
 
+/*
+ * The most a receive asks of a driver in one call: a queue rarely holds more,
+ * and drivers that allocate a whole request at once (net_null) would return
+ * nothing for a request larger than their pool.
+ */
+#define DD_RX_MAX_BURST 1024
+
 /* Header words, as uint32 indexes, for the TypeScript view. */
 enum dd_batch_word {
 	DD_BATCH_CAP = 6,
