@@ -1,7 +1,7 @@
 // Hot path v2: packet fields read in place from the mbufs, chains, timestamps, offloads.
 import assert from "node:assert/strict";
 import { ChecksumStatus } from "../../mod.ts";
-import { scenario } from "../helpers.ts";
+import { NEEDS_ROOT, scenario, vethNamespace } from "../helpers.ts";
 
 Deno.test("packet accessors, chains, timestamps and software offloads on real EAL packets", async (t) => {
   const dir = Deno.makeTempDirSync({ prefix: "hotpath_" });
@@ -64,4 +64,46 @@ Deno.test("packet accessors, chains, timestamps and software offloads on real EA
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "offloads judged by the kernel: tx checksums on net_tap (driver and software), rx flags, VLAN strip",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const v = vethNamespace(61);
+    try {
+      const r = await scenario("offload_kernel.ts", [v.ns, v.host, v.peer]);
+      for (const path of ["hardware", "software"]) {
+        await t.step(`${path}: every requested checksum is accepted, the control is not`, () => {
+          assert.deepEqual(r.checksums[path], {
+            udpNoPorts: 10,
+            udpCsumErrors: 0,
+            tcpResets: 10,
+            tcpCsumErrors: 0,
+            controlUdpCsumErrors: 1,
+            controlUdpNoPorts: 0,
+            controlTcpCsumErrors: 1,
+            ipHeaderErrors: 0,
+          });
+        });
+      }
+      await t.step(
+        "kernel UDP on a port with rx checksum offloads: GOOD flags, a packet type",
+        () => {
+          assert.ok(r.rx, "the datagram arrived");
+          assert.equal(r.rx.ip, ChecksumStatus.GOOD);
+          assert.equal(r.rx.l4, ChecksumStatus.GOOD);
+          assert.equal(r.rx.packetType, 0x211); // RTE_PTYPE_L2_ETHER | L3_IPV4 | L4_UDP
+          assert.equal(r.rx.inputPort, true);
+        },
+      );
+      await t.step("VLAN_STRIP on af_packet: tag removed, its TCI in vlanTci()", () => {
+        assert.deepEqual(r.vlan, { tci: 0x2064, stripped: true, etherType: 0x88b5, length: 60 });
+      });
+      await t.step("no mbuf leaked", () => assert.equal(r.inUseEnd, r.inUseStart));
+    } finally {
+      v.remove();
+    }
+  },
 });
