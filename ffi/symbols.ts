@@ -9,7 +9,7 @@
  */
 
 /** ABI version this table matches; must equal `DD_ABI_VERSION` in the shim. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** uint32 word indexes into a batch header (`enum dd_batch_word`). */
 export const BatchWord = {
@@ -146,7 +146,12 @@ export const symbols = {
 
   // EAL
   dd_eal_init: {
-    parameters: ["i32", /* int argc */ "buffer" /* char **argv */],
+    parameters: [
+      "i32", // int argc
+      "buffer", // char **argv
+      "buffer", // char *diag
+      "u32", // uint32_t diag_size
+    ],
     result: "i32",
   },
   dd_eal_cleanup: { parameters: [], result: "i32" },

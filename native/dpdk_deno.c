@@ -4,6 +4,7 @@
  *        -lrte_bus_vdev -o libdpdk_deno.so
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -73,9 +74,73 @@ DD_EXPORT const char *dd_strerror(int errnum) { return rte_strerror(errnum); }
 /* 0: not initialised, 1: running, 2: cleaned up. Shared by every isolate of the process. */
 static volatile int dd_eal_state_value;
 
-DD_EXPORT int dd_eal_init(int argc, char **argv)
+/* Whether argv asks the EAL for its usage text (then it prints it and exits the process). */
+static int wants_help(int argc, char **argv)
 {
-	int ret = rte_eal_init(argc, argv);
+	int i;
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * rte_eal_init, with what it prints kept aside: DPDK answers a bad argument
+ * with ~100 lines of usage on stdout, which buries its one-line reason (on
+ * stderr and in its log). During init stdout goes to /dev/null and stderr and
+ * the log to a temporary file. On success that text is written to stderr as
+ * it would have been; on failure its last `diag_size - 1` bytes go to `diag`
+ * for the error message, and nothing is printed.
+ */
+DD_EXPORT int dd_eal_init(int argc, char **argv, char *diag, uint32_t diag_size)
+{
+	FILE *tmp = NULL;
+	int out = -1, err = -1, devnull = -1, ret;
+	long len;
+
+	if (diag_size > 0)
+		diag[0] = 0;
+	if (!wants_help(argc, argv)) {
+		tmp = tmpfile();
+		devnull = open("/dev/null", O_WRONLY);
+	}
+	if (tmp != NULL && devnull >= 0) {
+		fflush(stdout);
+		fflush(stderr);
+		out = dup(1);
+		err = dup(2);
+		dup2(devnull, 1);
+		dup2(fileno(tmp), 2);
+		rte_openlog_stream(stderr);
+	}
+	ret = rte_eal_init(argc, argv);
+	if (out >= 0 && err >= 0) {
+		fflush(stdout);
+		fflush(stderr);
+		dup2(out, 1);
+		dup2(err, 2);
+		close(out);
+		close(err);
+		rte_openlog_stream(NULL);
+		len = ftell(tmp);
+		if (ret >= 0 || diag_size == 0) {
+			char chunk[4096];
+			size_t n;
+			rewind(tmp);
+			while ((n = fread(chunk, 1, sizeof(chunk), tmp)) > 0)
+				fwrite(chunk, 1, n, stderr);
+		} else if (len > 0) {
+			long from = len > (long)diag_size - 1 ? len - ((long)diag_size - 1) : 0;
+			size_t n;
+			fseek(tmp, from, SEEK_SET);
+			n = fread(diag, 1, diag_size - 1, tmp);
+			diag[n] = 0;
+		}
+	}
+	if (tmp != NULL)
+		fclose(tmp);
+	if (devnull >= 0)
+		close(devnull);
 	/* Some failures (e.g. the config lock held by another process) leave rte_errno 0. */
 	if (ret < 0)
 		return rte_errno ? -rte_errno : -EINVAL;

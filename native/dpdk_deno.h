@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 /* Bumped whenever a signature, enum or the batch layout below changes. */
-#define DD_ABI_VERSION 2
+#define DD_ABI_VERSION 3
 
 /*
  * A reusable packet batch. One allocation holds the header followed by

@@ -4,7 +4,7 @@
  * @module
  */
 import { library } from "../ffi/library.ts";
-import { cstring } from "./cstring.ts";
+import { cstring, fromCString } from "./cstring.ts";
 import { DpdkError, strerror } from "./errors.ts";
 
 /** Typed EAL settings; {@linkcode buildEalArgs} turns them into DPDK's arguments. */
@@ -43,8 +43,29 @@ export interface EalOptions {
   extraArgs?: string[];
 }
 
+/** Every key of {@linkcode EalOptions}, in the order of its documentation. */
+export const EAL_OPTION_KEYS: readonly (keyof EalOptions)[] = [
+  "cores",
+  "coreMask",
+  "mainLcore",
+  "memoryMb",
+  "socketMemMb",
+  "hugepages",
+  "hugeDir",
+  "pci",
+  "allow",
+  "block",
+  "vdevs",
+  "filePrefix",
+  "noSharedConfig",
+  "logLevel",
+  "iovaMode",
+  "extraArgs",
+];
+
 /**
  * Turns {@linkcode EalOptions} into DPDK's EAL arguments (without argv[0]).
+ * Unknown keys are refused (a typo would otherwise run with a default).
  *
  * @example
  * ```ts
@@ -54,6 +75,23 @@ export interface EalOptions {
  * ```
  */
 export function buildEalArgs(options: EalOptions): string[] {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new TypeError(
+      `EalOptions must be an object with keys ${EAL_OPTION_KEYS.join(", ")}; got ${
+        options === null ? "null" : typeof options
+      }`,
+    );
+  }
+  const unknown = Object.keys(options).filter((k) => !(EAL_OPTION_KEYS as string[]).includes(k));
+  if (unknown.length > 0) {
+    const near = (k: string) =>
+      EAL_OPTION_KEYS.find((v) => v.toLowerCase() === k.toLowerCase().replace(/[-_]/g, ""));
+    throw new TypeError(
+      `EalOptions: unknown ${unknown.length === 1 ? "key" : "keys"} ${
+        unknown.map((k) => `"${k}"${near(k) ? ` (did you mean "${near(k)}"?)` : ""}`).join(", ")
+      }; the keys are ${EAL_OPTION_KEYS.join(", ")}`,
+    );
+  }
   const args: string[] = [];
   if (options.cores !== undefined && options.coreMask !== undefined) {
     throw new TypeError("EalOptions: give either cores or coreMask, not both");
@@ -170,6 +208,17 @@ export function requireEal(what: string): void {
   );
 }
 
+/** DPDK's own words on a failed start: its last lines, less the routine ones. */
+function ealReason(text: string): string {
+  const lines = text.split("\n").map((l) => l.trim().replace(/^EAL: FATAL: /, "EAL: ")).filter(
+    (l, i, all) =>
+      l !== "" && all.indexOf(l) === i &&
+      !/^EAL: (Detected|Selected IOVA|VFIO support|Probe PCI)/.test(l) &&
+      !/^TELEMETRY: No legacy callbacks/.test(l),
+  );
+  return lines.slice(-3).join("; ") || "DPDK gave no reason";
+}
+
 function hugepageHint(args: readonly string[]): string {
   if (args.includes("--no-huge")) return "";
   let reserved = -1; // unknown: Deno lets a program read /sys only with --allow-all
@@ -218,6 +267,12 @@ export class Eal {
           : "rte_eal_init: the EAL was cleaned up and cannot be initialised again in this process",
       );
     }
+    if (typeof args === "string") {
+      throw new TypeError(
+        `Eal.init takes an array of EAL arguments (e.g. ["-l", "0-1", "--no-huge"]; ` +
+          `splitArgs() splits a command line) or an EalOptions object, not a string`,
+      );
+    }
     const list = Array.isArray(args) ? [...args] : buildEalArgs(args as EalOptions);
     for (const a of list) {
       if (typeof a !== "string") throw new TypeError(`Eal.init: argument ${a} is not a string`);
@@ -229,17 +284,27 @@ export class Eal {
       pointers[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s)))
     );
     keepAlive.push(strings, pointers);
-    const ret = library().symbols.dd_eal_init(argv.length, new Uint8Array(pointers.buffer));
+    // What DPDK says while it starts is kept aside (its usage text buries the reason): on
+    // failure its last lines make the message, on success it is printed as usual.
+    const diag = new Uint8Array(2048);
+    const ret = library().symbols.dd_eal_init(
+      argv.length,
+      new Uint8Array(pointers.buffer),
+      diag,
+      diag.length,
+    );
     if (ret < 0) {
       const errno = -ret;
       throw new DpdkError(
         "rte_eal_init",
         errno,
-        `rte_eal_init failed: ${strerror(errno)} (errno ${errno}); arguments: ${list.join(" ")}.` +
+        `rte_eal_init failed: ${ealReason(fromCString(diag))} (${
+          strerror(errno)
+        }, errno ${errno}); ` +
+          `arguments: ${list.join(" ")}.` +
           (errno === 114 ? " The EAL is already initialised in this process." : "") +
           // ENOMEM / EACCES: DPDK could not get (hugepage) memory.
-          (errno === 12 || errno === 13 ? hugepageHint(list) : "") +
-          " DPDK's log above says which step failed.",
+          (errno === 12 || errno === 13 ? hugepageHint(list) : ""),
       );
     }
     state = "running";

@@ -250,3 +250,25 @@ Deno.test("a second primary process on the same file prefix gets a DpdkError, no
     Deno.removeSync(`/var/run/dpdk/${prefix}`, { recursive: true });
   }
 });
+
+Deno.test("EAL argument errors carry DPDK's one-line reason, without DPDK's usage text", async (t) => {
+  for (
+    const [which, reason] of [
+      ["bogus", /unrecognized option '--bogus'/],
+      ["mask", /invalid coremask, please check specified cores are part of 0-1/],
+    ] as const
+  ) {
+    await t.step(which, async () => {
+      const r = await runDeno("tests/integration/scenarios/eal_bad_args.ts", [which]);
+      assert.equal(r.result.name, "DpdkError");
+      assert.match(r.result.message, /^rte_eal_init failed: /);
+      assert.match(r.result.message, reason);
+      assert.match(r.result.message, /\(Invalid argument, errno 22\)/);
+      assert.doesNotMatch(r.stdout + r.stderr, /EAL common options|Usage:/);
+      assert.ok(
+        r.stdout.split("\n").length + r.stderr.split("\n").length < 12,
+        r.stdout + r.stderr,
+      );
+    });
+  }
+});

@@ -50,6 +50,13 @@ Deno.test("buildEalArgs", async (t) => {
     assert.throws(() => buildEalArgs({ coreMask: "0xZZ" }), TypeError);
     assert.throws(() => buildEalArgs({ memoryMb: -1 }), RangeError);
     assert.throws(() => buildEalArgs({ hugepages: false, socketMemMb: [512] }), TypeError);
+    // A typo must not silently run with the default (prefix "rte").
+    assert.throws(
+      () => buildEalArgs({ fileprefix: "x" } as never),
+      /unknown key "fileprefix" \(did you mean "filePrefix"\?\); the keys are cores, coreMask/,
+    );
+    assert.throws(() => buildEalArgs(null as never), /must be an object with keys cores/);
+    assert.throws(() => buildEalArgs("-l 0" as never), /got string/);
   });
 });
 
