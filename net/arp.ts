@@ -26,7 +26,7 @@ export const ARP_LENGTH = 28;
  * The address getters assume the Ethernet/IPv4 layout; check {@link ArpView.isEthernetIpv4}.
  *
  * ```ts
- * import { ArpView, ArpOperation } from "./arp.ts";
+ * import { ArpView, ArpOperation } from "@deno-dpdk/dpdk/net";
  * const bytes = new Uint8Array(28);
  * const arp = new ArpView();
  * arp.attach(new DataView(bytes.buffer), 0, bytes.length);

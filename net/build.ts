@@ -270,7 +270,7 @@ function buildIpFrame(
  * Builds an Ethernet/IPv4 or Ethernet/IPv6 UDP frame with correct checksums.
  *
  * ```ts
- * import { buildUdpFrame } from "./build.ts";
+ * import { buildUdpFrame } from "@deno-dpdk/dpdk/net";
  * const frame = buildUdpFrame({
  *   srcMac: "02:00:00:00:00:01", dstMac: "02:00:00:00:00:02",
  *   srcIp: "10.0.0.1", dstIp: "10.0.0.2", srcPort: 1234, dstPort: 5678,
@@ -296,8 +296,8 @@ export function buildUdpFrame(options: UdpFrameOptions): Uint8Array {
  * Builds an Ethernet/IPv4 or IPv6 TCP segment with correct checksums.
  *
  * ```ts
- * import { buildTcpFrame } from "./build.ts";
- * import { TcpFlags } from "./tcp.ts";
+ * import { buildTcpFrame } from "@deno-dpdk/dpdk/net";
+ * import { TcpFlags } from "@deno-dpdk/dpdk/net";
  * const syn = buildTcpFrame({
  *   srcMac: "02:00:00:00:00:01", dstMac: "02:00:00:00:00:02",
  *   srcIp: "10.0.0.1", dstIp: "10.0.0.2", srcPort: 40000, dstPort: 80,
@@ -331,7 +331,7 @@ export function buildTcpFrame(options: TcpFrameOptions): Uint8Array {
  * Builds an ICMP (IPv4) or ICMPv6 (IPv6) echo request or reply.
  *
  * ```ts
- * import { buildIcmpEcho } from "./build.ts";
+ * import { buildIcmpEcho } from "@deno-dpdk/dpdk/net";
  * const ping = buildIcmpEcho({
  *   srcMac: "02:00:00:00:00:01", dstMac: "02:00:00:00:00:02",
  *   srcIp: "fe80::1", dstIp: "fe80::2", identifier: 7, sequence: 1, payload: "ping",
@@ -364,7 +364,7 @@ export function buildIcmpEcho(options: IcmpEchoOptions): Uint8Array {
  * Builds an Ethernet ARP request or reply for IPv4.
  *
  * ```ts
- * import { buildArp } from "./build.ts";
+ * import { buildArp } from "@deno-dpdk/dpdk/net";
  * const whoHas = buildArp({ srcMac: "02:00:00:00:00:01", senderIp: "10.0.0.1", targetIp: "10.0.0.2" });
  * whoHas.length; // 42
  * ```
@@ -432,7 +432,7 @@ function buildNeighborMessage(
  * to the target's solicited-node multicast group.
  *
  * ```ts
- * import { buildNeighborSolicitation } from "./build.ts";
+ * import { buildNeighborSolicitation } from "@deno-dpdk/dpdk/net";
  * const ns = buildNeighborSolicitation({
  *   srcMac: "02:00:00:00:00:01", srcIp: "fe80::1", targetIp: "fe80::2",
  * });
@@ -457,7 +457,7 @@ export function buildNeighborSolicitation(options: NeighborSolicitationOptions):
  * Builds an IPv6 neighbor advertisement with a target link-layer address option (our MAC).
  *
  * ```ts
- * import { buildNeighborAdvertisement } from "./build.ts";
+ * import { buildNeighborAdvertisement } from "@deno-dpdk/dpdk/net";
  * const na = buildNeighborAdvertisement({
  *   srcMac: "02:00:00:00:00:02", dstMac: "02:00:00:00:00:01",
  *   srcIp: "fe80::2", dstIp: "fe80::1",
@@ -517,7 +517,7 @@ export interface UdpFrameFields {
  * nothing; throws `RangeError` if the frame would not fit in the view.
  *
  * ```ts
- * import { writeUdpFrame } from "./build.ts";
+ * import { writeUdpFrame } from "@deno-dpdk/dpdk/net";
  * const region = new Uint8Array(2048);
  * const view = new DataView(region.buffer);
  * const fields = {

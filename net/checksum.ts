@@ -61,7 +61,7 @@ function wordAt(bytes: ByteSource, index: number): number {
  * even length so words stay aligned. Throws `RangeError` if the range leaves the buffer.
  *
  * ```ts
- * import { foldSum, sum16 } from "./checksum.ts";
+ * import { foldSum, sum16 } from "@deno-dpdk/dpdk/net";
  * const b = new Uint8Array([0x45, 0x00, 0x00, 0x73]);
  * const partial = sum16(b, 0, 2);
  * foldSum(sum16(b, 2, 2, partial)); // 0x4573
@@ -89,7 +89,7 @@ export function foldSum(sum: number): number {
  * sum (e.g. a pseudo-header sum). Over data that already contains a correct checksum the result is 0.
  *
  * ```ts
- * import { internetChecksum } from "./checksum.ts";
+ * import { internetChecksum } from "@deno-dpdk/dpdk/net";
  * const header = new Uint8Array([
  *   0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
  *   0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
@@ -134,7 +134,7 @@ export function verifyIpv4HeaderChecksum(bytes: ByteSource, offset: number): boo
  * Computes and stores the IPv4 header checksum at `offset + 10`; returns the stored value.
  *
  * ```ts
- * import { setIpv4HeaderChecksum } from "./checksum.ts";
+ * import { setIpv4HeaderChecksum } from "@deno-dpdk/dpdk/net";
  * const frame = new Uint8Array(34);
  * frame[14] = 0x45;
  * setIpv4HeaderChecksum(frame, 14);
@@ -215,7 +215,7 @@ function transportChecksum(
  * For other protocols the bytes are summed as they are.
  *
  * ```ts
- * import { transportChecksumIpv4 } from "./checksum.ts";
+ * import { transportChecksumIpv4 } from "@deno-dpdk/dpdk/net";
  * const udp = new Uint8Array([0x30, 0x39, 0x00, 0x35, 0x00, 0x08, 0x00, 0x00]);
  * transportChecksumIpv4(udp, 0, 8, 0x0a000001, 0x0a000002, 17);
  * ```
@@ -339,7 +339,7 @@ export function tcpChecksumIpv6(
  * For UDP, skip the update when the stored checksum is 0 ("none").
  *
  * ```ts
- * import { checksumUpdate16 } from "./checksum.ts";
+ * import { checksumUpdate16 } from "@deno-dpdk/dpdk/net";
  * // TTL 64 -> 63 in the TTL/protocol word of an IPv4 header whose checksum is 0xb861.
  * checksumUpdate16(0xb861, 0x4011, 0x3f11); // 0xb961
  * ```

@@ -45,7 +45,7 @@ export function isVlanTpid(etherType: number): boolean {
  * Reads the MAC address at `offset` as a 48-bit number. No allocation.
  *
  * ```ts
- * import { readMac } from "./ethernet.ts";
+ * import { readMac } from "@deno-dpdk/dpdk/net";
  * const v = new DataView(new Uint8Array([2, 0, 0, 0, 0, 1]).buffer);
  * readMac(v, 0).toString(16); // "20000000001"
  * ```
@@ -65,7 +65,7 @@ export function writeMac(view: DataView, offset: number, mac: number): void {
  * at `offset` of a byte source.
  *
  * ```ts
- * import { macToString } from "./ethernet.ts";
+ * import { macToString } from "@deno-dpdk/dpdk/net";
  * macToString(0x020000000001); // "02:00:00:00:00:01"
  * ```
  */
@@ -89,7 +89,7 @@ const MAC_PATTERN =
  * Parses `aa:bb:cc:dd:ee:ff` (or with `-` separators) into 6 bytes. Throws `TypeError` if malformed.
  *
  * ```ts
- * import { parseMac } from "./ethernet.ts";
+ * import { parseMac } from "@deno-dpdk/dpdk/net";
  * parseMac("02:00:00:00:00:01"); // Uint8Array [2, 0, 0, 0, 0, 1]
  * ```
  */
@@ -118,7 +118,7 @@ export function macToNumber(mac: string | Uint8Array | number): number {
  * A view over an Ethernet II header, including any stacked VLAN tags.
  *
  * ```ts
- * import { EthernetView } from "./ethernet.ts";
+ * import { EthernetView } from "@deno-dpdk/dpdk/net";
  * const frame = new Uint8Array(60);
  * const eth = new EthernetView();
  * if (eth.attach(new DataView(frame.buffer), 0, frame.length)) {

@@ -30,7 +30,7 @@ export const ICMP_HEADER_LENGTH = 8;
  * length): the checksum covers all of it.
  *
  * ```ts
- * import { IcmpType, IcmpView } from "./icmp.ts";
+ * import { IcmpType, IcmpView } from "@deno-dpdk/dpdk/net";
  * const icmp = new IcmpView();
  * const msg = new Uint8Array(16);
  * if (icmp.attach(new DataView(msg.buffer), 0, msg.length)) {

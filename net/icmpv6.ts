@@ -72,7 +72,7 @@ export const NDP_NEIGHBOR_LENGTH = 24;
  * `Ipv6View.srcOffset` or `PacketParser.srcIpv6Offset`).
  *
  * ```ts
- * import { Icmpv6Type, Icmpv6View } from "./icmpv6.ts";
+ * import { Icmpv6Type, Icmpv6View } from "@deno-dpdk/dpdk/net";
  * const icmp6 = new Icmpv6View();
  * const msg = new Uint8Array(32);
  * msg[0] = Icmpv6Type.NEIGHBOR_SOLICITATION;

@@ -22,7 +22,7 @@ export const Ipv4Flags = {
  * Formats a u32 IPv4 address as a dotted quad.
  *
  * ```ts
- * import { ipv4ToString } from "./ipv4.ts";
+ * import { ipv4ToString } from "@deno-dpdk/dpdk/net";
  * ipv4ToString(0xc0a80001); // "192.168.0.1"
  * ```
  */
@@ -34,7 +34,7 @@ export function ipv4ToString(ip: number): string {
  * Parses a dotted-quad IPv4 address into a u32. Throws `TypeError` if malformed.
  *
  * ```ts
- * import { parseIpv4 } from "./ipv4.ts";
+ * import { parseIpv4 } from "@deno-dpdk/dpdk/net";
  * parseIpv4("10.0.0.1"); // 0x0a000001
  * ```
  */
@@ -57,7 +57,7 @@ export function parseIpv4(text: string): number {
  * makes the view read past the packet. Check {@link Ipv4View.wellFormed} before trusting them.
  *
  * ```ts
- * import { Ipv4View } from "./ipv4.ts";
+ * import { Ipv4View } from "@deno-dpdk/dpdk/net";
  * const ip = new Ipv4View();
  * const bytes = new Uint8Array(20);
  * if (ip.attach(new DataView(bytes.buffer), 0, bytes.length)) {

@@ -20,7 +20,7 @@ function byteAt(bytes: ByteSource, index: number): number {
  * longest run (≥ 2) of zero groups replaced by `::`.
  *
  * ```ts
- * import { ipv6ToString, parseIpv6 } from "./ipv6.ts";
+ * import { ipv6ToString, parseIpv6 } from "@deno-dpdk/dpdk/net";
  * ipv6ToString(parseIpv6("2001:0db8:0000:0000:0000:0000:0000:0001")); // "2001:db8::1"
  * ```
  */
@@ -79,7 +79,7 @@ function parseGroups(text: string, original: string, allowIpv4: boolean): number
  * Throws `TypeError` if malformed. Zone ids (`%eth0`) are not accepted.
  *
  * ```ts
- * import { parseIpv6 } from "./ipv6.ts";
+ * import { parseIpv6 } from "@deno-dpdk/dpdk/net";
  * parseIpv6("fe80::1")[15]; // 1
  * ```
  */
@@ -117,7 +117,7 @@ export function isIpv6ExtensionHeader(nextHeader: number): boolean {
  * finds the upper-layer protocol behind hop-by-hop, routing, fragment, AH and destination options.
  *
  * ```ts
- * import { Ipv6View } from "./ipv6.ts";
+ * import { Ipv6View } from "@deno-dpdk/dpdk/net";
  * const ip6 = new Ipv6View();
  * const bytes = new Uint8Array(48);
  * bytes[0] = 0x60;

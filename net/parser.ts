@@ -48,7 +48,7 @@ const STATUS_NAMES: readonly string[] = [
  * The name of a {@link ParseStatus} code, for logs.
  *
  * ```ts
- * import { parseStatusName } from "./parser.ts";
+ * import { parseStatusName } from "@deno-dpdk/dpdk/net";
  * parseStatusName(3); // "TRUNCATED_L3"
  * ```
  */
@@ -125,7 +125,7 @@ const UDP4 = L2 | ETH | IP | IPV4 | FRAG | PROTO | L3LEN | L4 | PORTS | FAST_UDP
  * default, whatever an earlier packet held. They are results: treat them as read-only.
  *
  * ```ts
- * import { PacketParser, ParseStatus } from "./parser.ts";
+ * import { PacketParser, ParseStatus } from "@deno-dpdk/dpdk/net";
  * const region = new Uint8Array(2048);
  * const view = new DataView(region.buffer);
  * const parser = new PacketParser();

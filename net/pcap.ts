@@ -277,7 +277,7 @@ function* readPcapng(bytes: Uint8Array, interfaces: PcapInterface[]): Generator<
  * {@link PcapError} when the iteration reaches the bad spot.
  *
  * ```ts
- * import { iteratePcap } from "./pcap.ts";
+ * import { iteratePcap } from "@deno-dpdk/dpdk/net";
  * const bytes = await Deno.readFile("capture.pcap");
  * for (const record of iteratePcap(bytes)) console.log(record.captureLength);
  * ```
@@ -294,7 +294,7 @@ export function* iteratePcap(bytes: Uint8Array): Generator<PcapRecord, void, und
  * if it is malformed. Record data are views into `bytes`.
  *
  * ```ts
- * import { PcapWriter, readPcap } from "./pcap.ts";
+ * import { PcapWriter, readPcap } from "@deno-dpdk/dpdk/net";
  * const writer = new PcapWriter({ nanosecond: true });
  * writer.add(new Uint8Array(60), 1_700_000_000_123_456_789n);
  * const file = readPcap(writer.bytes());
@@ -359,7 +359,7 @@ export interface PcapStreamOptions extends PcapWriterOptions {
  * a valid file.
  *
  * ```ts
- * import { PcapStreamWriter } from "./pcap.ts";
+ * import { PcapStreamWriter } from "@deno-dpdk/dpdk/net";
  * const file = Deno.openSync("/tmp/out.pcap", { write: true, create: true, truncate: true });
  * const writer = new PcapStreamWriter(file, { nanosecond: true });
  * writer.add(new Uint8Array(60), 1_700_000_000_000_000_000n);
@@ -489,7 +489,7 @@ export class PcapStreamWriter {
  * Builds a classic pcap file in memory.
  *
  * ```ts
- * import { PcapWriter } from "./pcap.ts";
+ * import { PcapWriter } from "@deno-dpdk/dpdk/net";
  * const writer = new PcapWriter();
  * writer.add(new Uint8Array(60), 1_000_000n);
  * const bytes = writer.bytes(); // 24 + 16 + 60 bytes

@@ -58,7 +58,7 @@ export const TcpOption = {
  * are looked up inside the data offset clamped to the window, never beyond.
  *
  * ```ts
- * import { TcpFlags, TcpView } from "./tcp.ts";
+ * import { TcpFlags, TcpView } from "@deno-dpdk/dpdk/net";
  * const tcp = new TcpView();
  * const bytes = new Uint8Array(20);
  * bytes[12] = 0x50;

@@ -16,7 +16,7 @@ const PROTO_UDP = 17;
  * payload; the datagram is the UDP length field clamped to that window.
  *
  * ```ts
- * import { UdpView } from "./udp.ts";
+ * import { UdpView } from "@deno-dpdk/dpdk/net";
  * const udp = new UdpView();
  * const bytes = new Uint8Array(12);
  * if (udp.attach(new DataView(bytes.buffer), 0, bytes.length)) {

@@ -596,12 +596,6 @@ export class Port {
     return link;
   }
 
-  /** Device limits and current settings. */
-  capabilities(): PortCapabilities {
-    this.#open("read");
-    return Port.capabilities(this.#id);
-  }
-
   /** Basic counters (`rte_eth_stats_get`). */
   stats(): PortStats {
     this.#open("read stats of");

@@ -52,11 +52,11 @@ export class LcoreError extends Error {
   override name = "LcoreError";
   /** The lcore the error happened on. */
   readonly lcore: number;
-  /** Creates the error; `message` names the lcore and the original error. */
+  /** Creates the error; its message is `lcore <n>: <message>`. */
   constructor(lcore: number, message: string, stack?: string) {
-    super(message);
+    super(`lcore ${lcore}: ${message}`);
     this.lcore = lcore;
-    if (stack) this.stack = `${this.name}: ${message}\n    on lcore ${lcore}:\n${stack}`;
+    if (stack) this.stack = `${this.name}: ${this.message}\n${stack}`;
   }
 }
 

@@ -56,7 +56,7 @@ Deno.test("a worker that throws stops the run with its error, no hang, no leak",
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.ok(performance.now() - t0 < 20_000, "the failure did not stop the run promptly");
   assert.match(r.stdout, /Stopped by a worker's error/);
-  assert.match(r.stderr, /LcoreError: Error: worker on queue 0 failed on purpose/);
+  assert.match(r.stderr, /LcoreError: lcore [12]: Error: worker on queue 0 failed on purpose/);
   assert.match(r.stdout, /mbufs in use: 0 \(at start 0\)/);
 });
 
