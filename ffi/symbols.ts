@@ -329,6 +329,8 @@ export const symbols = {
     result: "i32",
   },
   dd_vdev_remove: { parameters: ["buffer" /* const char *name */], result: "i32" },
+  dd_pmd_path: { parameters: [], result: "pointer" }, // const char *(void)
+  dd_if_index: { parameters: ["buffer" /* const char *name */], result: "u32" },
 
   // signals
   dd_signal_counters: { parameters: [], result: "pointer" }, // volatile uint32_t *

@@ -4,6 +4,7 @@
  *        -lrte_bus_vdev -o libdpdk_deno.so
  */
 #include <errno.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -924,6 +925,12 @@ DD_EXPORT int dd_vdev_create(const char *name, const char *args)
 }
 
 DD_EXPORT int dd_vdev_remove(const char *name) { return rte_vdev_uninit(name); }
+
+/* Where this DPDK loads its drivers from (RTE_EAL_PMD_PATH). */
+DD_EXPORT const char *dd_pmd_path(void) { return RTE_EAL_PMD_PATH; }
+
+/* Kernel interface index of `name`, or 0 if there is no such interface. */
+DD_EXPORT uint32_t dd_if_index(const char *name) { return if_nametoindex(name); }
 
 /* ----------------------------------------------------------------- signals */
 

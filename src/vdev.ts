@@ -21,6 +21,46 @@ function argString(args: VdevArgs | undefined): string {
 }
 
 /**
+ * DPDK 22.11's virtual Ethernet drivers (`RTE_PMD_REGISTER_VDEV`), longest
+ * first so a name finds its own driver (net_tap before net_tun is not needed,
+ * but net_af_packet must not match a shorter prefix).
+ */
+const VDEV_DRIVERS = [
+  "net_vdev_netvsc",
+  "net_virtio_user",
+  "net_af_packet",
+  "net_failsafe",
+  "net_softnic",
+  "net_bonding",
+  "net_af_xdp",
+  "net_memif",
+  "net_vhost",
+  "net_null",
+  "net_pcap",
+  "net_ring",
+  "net_tap",
+  "net_tun",
+  "net_kni",
+  "eth_pcap",
+  "eth_af_packet",
+  "eth_null",
+  "eth_ring",
+] as const;
+
+/** The drivers whose library this DPDK has (all of them when its driver folder cannot be read). */
+function availableDrivers(): string[] {
+  const p = library().symbols.dd_pmd_path();
+  const dir = p ? Deno.UnsafePointerView.getCString(p) : "";
+  const lib = (d: string) => d.replace(/^eth_/, "net_").replace("net_bonding", "net_bond");
+  try {
+    const files = new Set([...Deno.readDirSync(dir)].map((e) => e.name));
+    return VDEV_DRIVERS.filter((d) => d.startsWith("net_") && files.has(`librte_${lib(d)}.so`));
+  } catch {
+    return VDEV_DRIVERS.filter((d) => d.startsWith("net_"));
+  }
+}
+
+/**
  * A virtual device (`net_null`, `net_ring`, `net_tap`, `net_pcap`,
  * `net_af_packet`, `net_af_xdp`, `net_memif`, …) and the port it created.
  *
@@ -54,11 +94,32 @@ export class VirtualDevice {
     }
     const s = library().symbols;
     const text = argString(args);
+    const driver = VDEV_DRIVERS.find((d) => name.startsWith(d));
+    if (driver === undefined) {
+      throw new DpdkError(
+        "rte_vdev_init",
+        19, // ENODEV
+        `VirtualDevice.create: no virtual device driver for "${name}": a device is named after ` +
+          `its driver and a number (e.g. net_ring0); drivers here: ${
+            availableDrivers().join(", ")
+          }`,
+      );
+    }
+    // Drivers that open an existing kernel interface fail obscurely without one: say so.
+    const iface = typeof args === "object" ? args.iface : /(?:^|,)iface=([^,]+)/.exec(text)?.[1];
+    if (
+      iface !== undefined && driver !== "net_tap" && s.dd_if_index(cstring(String(iface))) === 0
+    ) {
+      throw new DpdkError(
+        "rte_vdev_init",
+        19,
+        `VirtualDevice.create: ${name}: no network interface "${iface}" (\`ip link\` lists them)`,
+      );
+    }
     check(
       "rte_vdev_init",
       s.dd_vdev_create(cstring(name), cstring(text)),
-      `"${name}" with arguments "${text}" (unknown driver, bad arguments or name in use; ` +
-        `DPDK's log says which)`,
+      `"${name}" with arguments "${text}" (bad arguments or name in use; DPDK's log says which)`,
     );
     const port = s.dd_port_by_name(cstring(name));
     if (port < 0) {

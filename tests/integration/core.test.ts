@@ -50,7 +50,17 @@ Deno.test("misuse raises typed errors, never a crash", async (t) => {
     ["too many descriptors", "RangeError", /rxDescriptors: 70000 .* limits 1\.\.65535/],
     ["mtu below minimum", "RangeError", /mtu: 10 bytes .* limits 46\.\./],
     ["unsupported rx offload", "RangeError", /does not support rx offloads IPV4_CKSUM/],
-    ["bad vdev driver", "DpdkError", /rte_vdev_init failed: "net_doesnotexist0"/],
+    [
+      "bad vdev driver",
+      "DpdkError",
+      /no virtual device driver for "net_doesnotexist0".*drivers here: .*net_null, net_pcap, net_ring, net_tap/,
+    ],
+    ["vdev on a missing interface", "DpdkError", /net_af_packet9: no network interface "nosuch0"/],
+    [
+      "vdev with bad arguments",
+      "DpdkError",
+      /rte_vdev_init failed: "net_ring9" with arguments "nodeaction=x"/,
+    ],
     ["bad vdev name", "TypeError", /not a device name/],
     ["open port twice", "DpdkError", /already open/],
     ["receive on stopped port", "DpdkError", /stopped; call start\(\)/],

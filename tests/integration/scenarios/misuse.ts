@@ -71,6 +71,11 @@ await attempt(
   () => Port.open(0, { pool, rxOffloads: RxOffload.IPV4_CKSUM }),
 );
 await attempt("bad vdev driver", () => VirtualDevice.create("net_doesnotexist0"));
+await attempt(
+  "vdev on a missing interface",
+  () => VirtualDevice.create("net_af_packet9", { iface: "nosuch0" }),
+);
+await attempt("vdev with bad arguments", () => VirtualDevice.create("net_ring9", "nodeaction=x"));
 await attempt("bad vdev name", () => VirtualDevice.create("bad name!"));
 
 const port = Port.open(0, { pool, start: false });
