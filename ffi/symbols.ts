@@ -21,6 +21,7 @@ export const BatchWord = {
   OFFLOAD: 11,
   TSC: 12,
   FOREIGN: 14,
+  BUF_AT: 15,
   HEADER_BYTES: 64,
 } as const;
 

@@ -42,6 +42,7 @@ _Static_assert(offsetof(struct dd_batch, room) == DD_BATCH_ROOM * 4, "batch room
 _Static_assert(offsetof(struct dd_batch, offload) == DD_BATCH_OFFLOAD * 4, "batch offload word");
 _Static_assert(offsetof(struct dd_batch, tsc) == DD_BATCH_TSC * 4, "batch tsc words");
 _Static_assert(offsetof(struct dd_batch, foreign) == DD_BATCH_FOREIGN * 4, "batch foreign word");
+_Static_assert(offsetof(struct dd_batch, headroom_at) == DD_BATCH_BUF_AT * 4, "batch buffer word");
 
 /* ---------------------------------------------------------------- versions */
 
@@ -418,6 +419,7 @@ DD_EXPORT int dd_batch_init(struct dd_batch *b, struct rte_mempool *mp, uint32_t
 	b->pool = mp;
 	b->cap = cap;
 	b->room = rte_pktmbuf_data_room_size(mp) - RTE_PKTMBUF_HEADROOM;
+	b->headroom_at = sizeof(struct rte_mbuf) + rte_pktmbuf_priv_size(mp);
 	batch_poison(b, 0, cap);
 	return 0;
 }

@@ -41,7 +41,7 @@ struct dd_batch {
 	uint32_t offload;        /* nonzero: a packet asked for tx offloads since the last send */
 	uint64_t tsc;            /* TSC at the last receive that returned packets (DD_BATCH_F_TSC) */
 	uint32_t foreign;        /* mbufs outside the pool's region seen by the last receive */
-	uint32_t reserved;
+	uint32_t headroom_at;    /* buffer start - mbuf start: sizeof(struct rte_mbuf) + priv size */
 	/* followed by: void *mbufs[cap]; uint8_t drop[cap]; */
 };
 
@@ -73,6 +73,7 @@ enum dd_batch_word {
 	DD_BATCH_OFFLOAD = 11,
 	DD_BATCH_TSC = 12, /* two words, low first */
 	DD_BATCH_FOREIGN = 14,
+	DD_BATCH_BUF_AT = 15,
 	DD_BATCH_HEADER_BYTES = 64,
 };
 

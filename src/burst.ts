@@ -26,7 +26,7 @@ export interface PacketBatchOptions {
 }
 
 const TWO_32 = 4294967296;
-const K_BASE_LO = 0, K_SIZE = 1, K_LAST_MBUF = 2;
+const K_BASE_LO = 0, K_SIZE = 1, K_LAST_MBUF = 2, K_BUF_AT = 3;
 /** What {@linkcode PacketBatch.offset} returns for an index that holds no packet. */
 const POISON_OFFSET = TWO_32;
 
@@ -74,7 +74,7 @@ export class PacketBatch {
   // Region base (its low word), size and last mbuf header offset as 32-bit integers: kept in a
   // typed array, optimised code loads them as machine words (object fields holding numbers
   // beyond V8's small-integer range would be boxed doubles).
-  #k = new Int32Array(3);
+  #k = new Int32Array(4);
   #layout: MbufLayout;
   // Field offsets, copied from the layout so the accessors read plain instance slots.
   #oBufAddr: number;
@@ -85,7 +85,7 @@ export class PacketBatch {
   #oDataLen: number;
   #oBufLen: number;
   #oNext: number;
-  #extFlag: number;
+  #attachedFlags: number;
   #detach: () => void;
   // Taken from lib.symbols once: called through a property chain each time, V8 does not
   // keep them on the fast-call path and every call allocates.
@@ -150,7 +150,8 @@ export class PacketBatch {
     this.#oDataLen = l.dataLen;
     this.#oBufLen = l.bufLen;
     this.#oNext = l.next;
-    this.#extFlag = l.tx.external;
+    this.#attachedFlags = l.tx.external | l.tx.indirect;
+    this.#k[K_BUF_AT] = this.#header[BatchWord.BUF_AT];
     this.#detach = pool.adopt(() => this.close());
   }
 
@@ -219,14 +220,23 @@ export class PacketBatch {
     return ((m - 1) >>> 0) < k[K_LAST_MBUF] ? m : 0;
   }
 
-  /** Offset in the region of the data an mbuf header points at (its buffer + data_off). */
+  /**
+   * Offset in the region of a direct mbuf's data: its buffer follows its header, so the data is
+   * at `m + sizeof(rte_mbuf) + priv + data_off`. An indirect (cloned) or external buffer lies
+   * elsewhere: it gets POISON_OFFSET here, the copying methods reach it through `buf_addr`.
+   */
   #data(m: number): number {
-    const k = this.#k, u32 = this.#u32;
-    const d = ((u32[(m + this.#oBufAddr) >>> 2] - k[K_BASE_LO]) >>> 0) +
-      this.#u16[(m + this.#oDataOff) >>> 1];
-    // An external buffer lies outside the pool: its bytes cannot be reached in place.
-    const ext = u32[(m + this.#oFlags + 4) >>> 2] & this.#extFlag;
-    return (m !== 0) && d < k[K_SIZE] && ext === 0 ? d : POISON_OFFSET;
+    const d = m + this.#k[K_BUF_AT] + this.#u16[(m + this.#oDataOff) >>> 1];
+    const attached = this.#u32[(m + this.#oFlags + 4) >>> 2] & this.#attachedFlags;
+    return m !== 0 && attached === 0 ? d : POISON_OFFSET;
+  }
+
+  /** Offset of a segment's data through its `buf_addr` (any buffer inside the pool's memory). */
+  #bufferData(m: number): number {
+    const w = (m + this.#oBufAddr) >>> 2;
+    const at = (this.#u32[w + 1] - this.#header[1]) * TWO_32 + (this.#u32[w] - this.#header[0]);
+    const d = at + this.#u16[(m + this.#oDataOff) >>> 1];
+    return m !== 0 && d >= 0 && d < this.#k[K_SIZE] ? d : POISON_OFFSET;
   }
 
   #badIndex(i: number, what: string): never {
@@ -256,7 +266,7 @@ export class PacketBatch {
 
   /** Offset of a segment's data, or an error when it lies outside the pool. */
   #segmentData(m: number, what: string): number {
-    const d = this.#data(m);
+    const d = this.#bufferData(m);
     if (d === POISON_OFFSET) {
       throw new DpdkError(
         "PacketBatch",
@@ -270,17 +280,14 @@ export class PacketBatch {
 
   /**
    * Offset of packet `i`'s first byte in {@linkcode PacketBatch.data} and
-   * {@linkcode PacketBatch.view}. For a chain, of its first segment.
+   * {@linkcode PacketBatch.view}. For a chain, of its first segment. A packet
+   * whose mbuf is attached to another's buffer (a clone) or to an external
+   * buffer reads as poison here, like an index that holds no packet:
+   * {@linkcode PacketBatch.copyOut} and {@linkcode PacketBatch.segmentOffset}
+   * reach a clone's bytes.
    */
   offset(i: number): number {
-    // #data(#mbuf(i)), written out: the hottest accessor, kept to one inlined body.
-    const k = this.#k, u32 = this.#u32;
-    const m0 = (this.#ptrs[2 * i] - k[K_BASE_LO]) >>> 0;
-    const m = ((m0 - 1) >>> 0) < k[K_LAST_MBUF] ? m0 : 0;
-    const d = ((u32[(m + this.#oBufAddr) >>> 2] - k[K_BASE_LO]) >>> 0) +
-      this.#u16[(m + this.#oDataOff) >>> 1];
-    const ext = u32[(m + this.#oFlags + 4) >>> 2] & this.#extFlag;
-    return (m !== 0) && d < k[K_SIZE] && ext === 0 ? d : POISON_OFFSET;
+    return this.#data(this.#mbuf(i));
   }
 
   /** A 16-bit mbuf field of packet `i`, 0 when `i` holds no packet. */
@@ -370,7 +377,7 @@ export class PacketBatch {
 
   /** Offset of a segment's bytes in {@linkcode PacketBatch.data}. */
   segmentOffset(segment: number): number {
-    return this.#data(segment > 0 && segment <= this.#k[K_LAST_MBUF] ? segment : 0);
+    return this.#bufferData(segment > 0 && segment <= this.#k[K_LAST_MBUF] ? segment : 0);
   }
 
   /** Bytes in a segment. */
