@@ -194,6 +194,8 @@ export const symbols = {
   dd_pool_available: { parameters: ["pointer" /* struct rte_mempool *mp */], result: "u32" },
   dd_pool_in_use: { parameters: ["pointer" /* struct rte_mempool *mp */], result: "u32" },
   dd_pool_size: { parameters: ["pointer" /* struct rte_mempool *mp */], result: "u32" },
+  dd_pool_cache_size: { parameters: ["pointer" /* struct rte_mempool *mp */], result: "u32" },
+  dd_pool_socket: { parameters: ["pointer" /* struct rte_mempool *mp */], result: "i32" },
   dd_pool_data_room: { parameters: ["pointer" /* struct rte_mempool *mp */], result: "u32" },
   dd_pool_region: {
     parameters: ["pointer", /* struct rte_mempool *mp */ "buffer" /* uint64_t out[3] */],
@@ -249,6 +251,7 @@ export const symbols = {
 
   // ports
   dd_port_is_valid: { parameters: ["u16" /* uint16_t port */], result: "i32" },
+  dd_port_socket: { parameters: ["u16" /* uint16_t port */], result: "i32" },
   dd_port_next: { parameters: ["u32" /* uint32_t from */], result: "u32" },
   dd_max_ports: { parameters: [], result: "u32" },
   dd_port_by_name: { parameters: ["buffer" /* const char *name */], result: "i32" },

@@ -261,6 +261,8 @@ DD_EXPORT void dd_pool_free(struct rte_mempool *mp) { rte_mempool_free(mp); }
 DD_EXPORT uint32_t dd_pool_available(struct rte_mempool *mp) { return rte_mempool_avail_count(mp); }
 DD_EXPORT uint32_t dd_pool_in_use(struct rte_mempool *mp) { return rte_mempool_in_use_count(mp); }
 DD_EXPORT uint32_t dd_pool_size(struct rte_mempool *mp) { return mp->size; }
+DD_EXPORT uint32_t dd_pool_cache_size(struct rte_mempool *mp) { return mp->cache_size; }
+DD_EXPORT int dd_pool_socket(struct rte_mempool *mp) { return mp->socket_id; }
 DD_EXPORT uint32_t dd_pool_data_room(struct rte_mempool *mp)
 {
 	return rte_pktmbuf_data_room_size(mp);
@@ -738,6 +740,14 @@ DD_EXPORT int dd_tx_burst(uint16_t port, uint16_t queue, struct dd_batch *b, uin
 /* ------------------------------------------------------------------- ports */
 
 DD_EXPORT int dd_port_is_valid(uint16_t port) { return rte_eth_dev_is_valid_port(port); }
+
+/* NUMA socket of a port (SOCKET_ID_ANY when unknown), or -EINVAL for a bad id. */
+DD_EXPORT int dd_port_socket(uint16_t port)
+{
+	if (!rte_eth_dev_is_valid_port(port))
+		return -EINVAL;
+	return rte_eth_dev_socket_id(port);
+}
 
 /* Next valid port id >= `from`, or RTE_MAX_ETHPORTS when there is none. */
 DD_EXPORT uint32_t dd_port_next(uint32_t from)

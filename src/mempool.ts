@@ -18,14 +18,29 @@ export interface MempoolOptions {
   cacheSize?: number;
   /** Bytes of each buffer, headroom included. Default: 2176 (RTE_MBUF_DEFAULT_BUF_SIZE). */
   dataRoomSize?: number;
-  /** NUMA socket for the memory; -1 for any. Default: the caller's socket. */
+  /**
+   * NUMA socket for the memory; -1 for any. Default: the socket of `port` when given (where
+   * its queues are set up), else the caller's socket.
+   */
   socket?: number;
+  /** The port (id) whose packets the pool holds: its NUMA socket becomes the default. */
+  port?: number;
 }
 
 /** DPDK's `RTE_MBUF_DEFAULT_BUF_SIZE`: 2048 bytes of data plus 128 of headroom. */
 export const DEFAULT_DATA_ROOM = 2176;
 
 let poolCounter = 0;
+
+/** The NUMA socket of port `id` (undefined for none, or when the port does not know it). */
+function portSocket(id: number | undefined): number | undefined {
+  if (id === undefined) return undefined;
+  const socket = Number.isInteger(id) && id >= 0 && id <= 0xffff
+    ? library().symbols.dd_port_socket(id)
+    : -22;
+  if (socket === -22) throw new RangeError(`Mempool.create: no port ${id}`);
+  return socket >= 0 ? socket : undefined;
+}
 
 /**
  * A pool of packet buffers (`rte_pktmbuf_pool_create`). Its memory is mapped
@@ -108,7 +123,7 @@ export class Mempool {
     if (name.length === 0 || name.length > 25) {
       throw new RangeError(`Mempool name "${name}" must be 1..25 characters`);
     }
-    const socket = options.socket ?? library().symbols.dd_socket_id();
+    const socket = options.socket ?? portSocket(options.port) ?? library().symbols.dd_socket_id();
     const handle = library().symbols.dd_pool_create(cstring(name), size, cache, room, socket);
     if (handle === null) {
       throwRteErrno("rte_pktmbuf_pool_create", `pool "${name}" of ${size} mbufs`);
@@ -141,6 +156,16 @@ export class Mempool {
   /** Total number of mbufs in the pool. */
   get size(): number {
     return library().symbols.dd_pool_size(this.#live("read"));
+  }
+
+  /** Mbufs each lcore may keep in its own cache (away from the other lcores). */
+  get cacheSize(): number {
+    return library().symbols.dd_pool_cache_size(this.#live("read"));
+  }
+
+  /** NUMA socket of the pool's memory (-1: any). */
+  get socket(): number {
+    return library().symbols.dd_pool_socket(this.#live("read"));
   }
 
   /** Bytes per buffer, headroom included. */

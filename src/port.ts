@@ -11,6 +11,7 @@ import { cstring, fromCString } from "./cstring.ts";
 import { onCleanup, requireEal } from "./eal.ts";
 import { check, DpdkError, throwRteErrno } from "./errors.ts";
 import type { Mempool } from "./mempool.ts";
+import { Lcore } from "./lcore.ts";
 import { forgetRxTimestampField, mbufLayout } from "./mbuf.ts";
 
 /** Link state of a port. */
@@ -109,6 +110,11 @@ export const TxOffload = {
   TCP_CKSUM: 1n << 3n,
   TCP_TSO: 1n << 5n,
   MULTI_SEGS: 1n << 15n,
+  /**
+   * The driver may free sent mbufs without checking their pool or reference count. Only valid
+   * when every packet sent on the port comes from the port's own pool: `send` then refuses a
+   * batch of another pool.
+   */
   MBUF_FAST_FREE: 1n << 16n,
 } as const;
 
@@ -153,6 +159,9 @@ export interface PortConfig {
   /** Start the port after configuring it. Default: `true`. */
   start?: boolean;
 }
+
+/** Mbufs a pool must have beyond its rings and caches: a burst's worth, to receive at all. */
+const RX_MARGIN = 64;
 
 /** Ethernet header, two VLAN tags and CRC around an MTU-sized payload. */
 const FRAME_OVERHEAD = 14 + 8 + 4;
@@ -284,6 +293,7 @@ export class Port {
   #txBurst: (port: number, queue: number, batch: Deno.PointerObject, keep: number) => number;
 
   #owned: boolean;
+  #fastFree = false;
 
   private constructor(id: number, config: PortConfig, owned = true) {
     this.#id = id;
@@ -411,6 +421,7 @@ export class Port {
     };
     const rxDesc = desc("rx", config.rxDescriptors);
     const txDesc = desc("tx", config.txDescriptors);
+    this.#checkPoolSize(what, rxDesc);
     if (config.mtu !== undefined) {
       checkCount(`${what} mtu`, config.mtu, n(InfoField.MIN_MTU), n(InfoField.MAX_MTU), "bytes");
     }
@@ -439,6 +450,7 @@ export class Port {
     conf[ConfField.MTU] = BigInt(mtu);
     conf[ConfField.RX_OFFLOADS] = offloads("rx", config.rxOffloads, w[InfoField.RX_OFFLOAD_CAPA]);
     conf[ConfField.TX_OFFLOADS] = offloads("tx", config.txOffloads, w[InfoField.TX_OFFLOAD_CAPA]);
+    this.#fastFree = (conf[ConfField.TX_OFFLOADS] & TxOffload.MBUF_FAST_FREE) !== 0n;
     this.#checkFrameRoom(what, mtu, conf[ConfField.RX_OFFLOADS], w[InfoField.RX_OFFLOAD_CAPA]);
     if (config.rss !== undefined && config.rss !== 0n) {
       const capa = w[InfoField.RSS_OFFLOADS];
@@ -477,6 +489,24 @@ export class Port {
     if (config.promiscuous !== false) {
       check("rte_eth_promiscuous_enable", s.dd_port_promiscuous(id, 1), what);
     }
+  }
+
+  /**
+   * The pool must fill every rx ring and still have mbufs left for the lcores' caches: a driver
+   * that fills its rings at start (net_tap, real NICs) otherwise receives nothing, silently
+   * (`rxNoMbuf` rises), or fails with ENOMEM.
+   */
+  #checkPoolSize(what: string, rxDesc: number): void {
+    const pool = this.#pool, rings = rxDesc * this.#rxQueues;
+    const caches = pool.cacheSize * Lcore.list().length;
+    if (pool.size >= rings + caches + RX_MARGIN) return;
+    throw new RangeError(
+      `${what}: pool "${pool.name}" has ${pool.size} mbufs; its ${this.#rxQueues} rx ` +
+        `queue(s) of ${rxDesc} descriptors hold ${rings}, the lcore caches up to ${caches}, ` +
+        `and bursts need more: create the pool with size >= ${rings + caches + RX_MARGIN} ` +
+        `(DPDK's samples add rx + tx descriptors, a burst and the caches per port) ` +
+        `or give fewer rxDescriptors`,
+    );
   }
 
   /** A frame of the MTU must fit one buffer of the pool, unless it may arrive as a chain. */
@@ -714,6 +744,7 @@ export class Port {
     ) {
       this.#notReady("send", queue, this.#txQueues);
     }
+    if (this.#fastFree && batch.pool !== this.#pool) this.#notFastFree(batch);
     const n = this.#txBurst(this.#id, queue, batch.unsafeHandle, 0);
     if (n < 0) this.#unprepared(-n - 1);
     return n;
@@ -730,9 +761,20 @@ export class Port {
     ) {
       this.#notReady("send", queue, this.#txQueues);
     }
+    if (this.#fastFree && batch.pool !== this.#pool) this.#notFastFree(batch);
     const n = this.#txBurst(this.#id, queue, batch.unsafeHandle, 1);
     if (n < 0) this.#unprepared(-n - 1);
     return n;
+  }
+
+  #notFastFree(batch: PacketBatch): never {
+    throw new DpdkError(
+      "Port.send",
+      22,
+      `port ${this.#id} has TxOffload.MBUF_FAST_FREE, which frees every sent mbuf into the ` +
+        `port's pool "${this.#pool.name}": packets of pool "${batch.pool.name}" cannot be sent ` +
+        `on it (open the port without MBUF_FAST_FREE to send packets of several pools)`,
+    );
   }
 
   #unprepared(i: number): never {

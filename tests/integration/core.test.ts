@@ -49,6 +49,17 @@ Deno.test("misuse raises typed errors, never a crash", async (t) => {
     ],
     ["too many descriptors", "RangeError", /rxDescriptors: 70000 .* limits 1\.\.65535/],
     ["mtu below minimum", "RangeError", /mtu: 10 bytes .* limits 46\.\./],
+    ["pool for a missing port", "RangeError", /Mempool\.create: no port 77/],
+    [
+      "pool smaller than its rings",
+      "RangeError",
+      /pool "misuse" has 2047 mbufs; its 1 rx queue\(s\) of 2048 descriptors hold 2048.*size >= 2112/,
+    ],
+    [
+      "mtu beyond the buffers",
+      "RangeError",
+      /frames of MTU 9000 \(9026 bytes\) do not fit the 2048-byte buffers.*dataRoomSize >= 9154/,
+    ],
     ["unsupported rx offload", "RangeError", /does not support rx offloads IPV4_CKSUM/],
     [
       "bad vdev driver",
@@ -126,6 +137,9 @@ Deno.test("misuse raises typed errors, never a crash", async (t) => {
     assert.equal(r.heldAfterOversize, 2);
     assert.equal(r.lengthAfterOversize, 60);
     assert.equal(r.foreignHeld, 4);
+  });
+  await t.step("a pool created for a port lives on the port's NUMA socket", () => {
+    assert.equal(r.poolSocketIsPorts, true);
   });
   await t.step("a sent packet reads as poison: no offset inside the pool, length 0", () => {
     assert.equal(r.sentLength, 0);

@@ -3,6 +3,7 @@
 import {
   DpdkError,
   Eal,
+  Lcore,
   LcoreWorker,
   Mempool,
   PacketBatch,
@@ -47,8 +48,8 @@ await attempt("eal options conflict", () => Eal.init({ cores: "0", coreMask: "0x
 Eal.init([...TEST_EAL, "--vdev=net_null0", "--vdev=net_ring0", "--vdev=net_ring1"]);
 await attempt("eal init twice", () => Eal.init(TEST_EAL));
 
-const pool = Mempool.create({ name: "misuse", size: 1023, cacheSize: 0 });
-const otherPool = Mempool.create({ name: "other", size: 511, cacheSize: 0 });
+const pool = Mempool.create({ name: "misuse", size: 2047, cacheSize: 0 });
+const otherPool = Mempool.create({ name: "other", size: 1535, cacheSize: 0 });
 const inUseStart = pool.inUse + otherPool.inUse;
 
 await attempt("pool bad cache size", () => Mempool.create({ size: 100, cacheSize: 100 }));
@@ -66,6 +67,13 @@ await attempt("port without pool", () => Port.open(0, {} as any));
 await attempt("too many rx queues", () => Port.open(0, { pool, rxQueues: 5000 }));
 await attempt("too many descriptors", () => Port.open(0, { pool, rxDescriptors: 70000 }));
 await attempt("mtu below minimum", () => Port.open(0, { pool, mtu: 10 }));
+await attempt("pool for a missing port", () => Mempool.create({ port: 77 }));
+const portPool = Mempool.create({ name: "forport", size: 127, cacheSize: 0, port: 0 });
+const poolSocketIsPorts = portPool.socket === Port.list()[0].socket ||
+  (Port.list()[0].socket === -1 && portPool.socket === Lcore.list()[0].socket);
+portPool.close();
+await attempt("pool smaller than its rings", () => Port.open(0, { pool, rxDescriptors: 2048 }));
+await attempt("mtu beyond the buffers", () => Port.open(0, { pool, mtu: 9000 }));
 await attempt(
   "unsupported rx offload",
   () => Port.open(0, { pool, rxOffloads: RxOffload.IPV4_CKSUM }),
@@ -199,4 +207,5 @@ report({
   farOffsetIsPoison,
   foreignHeld,
   relaunched,
+  poolSocketIsPorts,
 });
