@@ -853,17 +853,52 @@ DD_EXPORT int dd_port_txq_setup(uint16_t port, uint16_t queue, uint16_t nb_desc,
 				      (unsigned int)socket, NULL);
 }
 
-DD_EXPORT int dd_port_start(uint16_t port) { return rte_eth_dev_start(port); }
+/*
+ * Ports started and not stopped since. A process that exits without stopping
+ * them (an uncaught exception, Deno.exit) would leave a real NIC writing
+ * received packets into memory the process no longer owns (with igb_uio and no
+ * IOMMU, into whatever the pages become): at exit, stop them.
+ */
+static volatile uint8_t dd_port_started[RTE_MAX_ETHPORTS];
+static int dd_atexit_registered;
+
+static void dd_stop_ports_at_exit(void)
+{
+	uint32_t port;
+
+	if (dd_eal_state_value != 1)
+		return;
+	for (port = 0; port < RTE_MAX_ETHPORTS; port++) {
+		if (!dd_port_started[port])
+			continue;
+		dd_port_started[port] = 0;
+		rte_eth_dev_stop((uint16_t)port);
+		fprintf(stderr, "deno-dpdk: port %u was still started at exit: stopped it\n", port);
+	}
+}
+
+DD_EXPORT int dd_port_start(uint16_t port)
+{
+	int ret = rte_eth_dev_start(port);
+	if (ret == 0) {
+		dd_port_started[port] = 1;
+		if (!dd_atexit_registered)
+			dd_atexit_registered = atexit(dd_stop_ports_at_exit) == 0;
+	}
+	return ret;
+}
 /* Stopping hands the stashed packets back to their pool, as the driver does with its rings. */
 DD_EXPORT int dd_port_stop(uint16_t port)
 {
 	int ret = rte_eth_dev_stop(port);
+	dd_port_started[port] = 0;
 	stash_release(port);
 	return ret;
 }
 
 DD_EXPORT int dd_port_close(uint16_t port)
 {
+	dd_port_started[port] = 0;
 	stash_free(port);
 	dd_port_txoff[port] = 0;
 	return rte_eth_dev_close(port);

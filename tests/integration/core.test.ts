@@ -296,3 +296,18 @@ Deno.test("EAL argument errors carry DPDK's one-line reason, without DPDK's usag
     });
   }
 });
+
+Deno.test("ports left started are stopped when the process exits (uncaught error, Deno.exit)", async (t) => {
+  for (const [how, code] of [["throw", 1], ["exit", 3]] as const) {
+    await t.step(how, async () => {
+      const r = await runDeno("tests/integration/scenarios/exit_started.ts", [how]);
+      assert.equal(r.code, code, r.stderr);
+      const id = r.stdout.match(/started port (\d+)/)?.[1];
+      assert.ok(id !== undefined, r.stdout);
+      assert.match(
+        r.stderr,
+        new RegExp(`deno-dpdk: port ${id} was still started at exit: stopped it`),
+      );
+    });
+  }
+});
