@@ -250,6 +250,14 @@ export const symbols = {
   },
 
   // ports
+  dd_queue_claim: {
+    parameters: ["u16", /* uint16_t port */ "u16", /* uint16_t queue */ "u32" /* uint32_t tx */],
+    result: "i32",
+  },
+  dd_queue_release: {
+    parameters: ["u16", /* uint16_t port */ "u16", /* uint16_t queue */ "u32" /* uint32_t tx */],
+    result: "void",
+  },
   dd_port_is_valid: { parameters: ["u16" /* uint16_t port */], result: "i32" },
   dd_port_socket: { parameters: ["u16" /* uint16_t port */], result: "i32" },
   dd_port_next: { parameters: ["u32" /* uint32_t from */], result: "u32" },

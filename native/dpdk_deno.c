@@ -562,6 +562,82 @@ static void stash_free(uint16_t port)
 	dd_stash_queues[port] = 0;
 }
 
+/* ------------------------------------------------------------ queue owners */
+
+/*
+ * The thread (kernel tid) polling each rx and tx queue. A DPDK queue has one
+ * consumer: two isolates polling the same queue corrupt its ring. 0 = nobody.
+ */
+static uint32_t *dd_queue_owner[2][RTE_MAX_ETHPORTS];
+static uint16_t dd_queue_count[2][RTE_MAX_ETHPORTS];
+
+static void owners_free(uint16_t port)
+{
+	int dir;
+	for (dir = 0; dir < 2; dir++) {
+		free(dd_queue_owner[dir][port]);
+		dd_queue_owner[dir][port] = NULL;
+		dd_queue_count[dir][port] = 0;
+	}
+}
+
+static int owners_setup(uint16_t port, uint16_t nb_rxq, uint16_t nb_txq)
+{
+	owners_free(port);
+	dd_queue_owner[0][port] = calloc(nb_rxq ? nb_rxq : 1, sizeof(uint32_t));
+	dd_queue_owner[1][port] = calloc(nb_txq ? nb_txq : 1, sizeof(uint32_t));
+	if (dd_queue_owner[0][port] == NULL || dd_queue_owner[1][port] == NULL) {
+		owners_free(port);
+		return -ENOMEM;
+	}
+	dd_queue_count[0][port] = nb_rxq;
+	dd_queue_count[1][port] = nb_txq;
+	return 0;
+}
+
+static int thread_alive(uint32_t tid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%u", tid);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Makes the calling thread the poller of queue `queue` (tx != 0: a tx queue).
+ * Returns 0, the owner's tid when another live thread polls it, or -EINVAL.
+ * A claim left by a thread that has ended is taken over.
+ */
+DD_EXPORT int dd_queue_claim(uint16_t port, uint16_t queue, uint32_t tx)
+{
+	uint32_t me = (uint32_t)syscall(SYS_gettid), owner;
+	uint32_t *slot;
+
+	if (tx > 1 || dd_queue_owner[tx][port] == NULL || queue >= dd_queue_count[tx][port])
+		return -EINVAL;
+	slot = &dd_queue_owner[tx][port][queue];
+	for (;;) {
+		owner = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+		if (owner == me)
+			return 0;
+		if (owner != 0 && thread_alive(owner))
+			return (int)owner;
+		if (__atomic_compare_exchange_n(slot, &owner, me, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return 0;
+	}
+}
+
+/* Gives up the calling thread's claim on a queue. */
+DD_EXPORT void dd_queue_release(uint16_t port, uint16_t queue, uint32_t tx)
+{
+	uint32_t me = (uint32_t)syscall(SYS_gettid);
+
+	if (tx > 1 || dd_queue_owner[tx][port] == NULL || queue >= dd_queue_count[tx][port])
+		return;
+	__atomic_compare_exchange_n(&dd_queue_owner[tx][port][queue], &me, 0, 0, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE);
+}
+
 /* The slow receive: drain the queue's stash first, refill it when the batch is short of room. */
 static uint32_t rx_stashed(uint16_t port, uint16_t queue, struct dd_batch *b)
 {
@@ -837,7 +913,8 @@ DD_EXPORT int dd_port_configure(uint16_t port, uint16_t nb_rxq, uint16_t nb_txq,
 	if (ret < 0)
 		return ret;
 	dd_port_txoff[port] = c.txmode.offloads;
-	return stash_setup(port, nb_rxq);
+	ret = owners_setup(port, nb_rxq, nb_txq);
+	return ret < 0 ? ret : stash_setup(port, nb_rxq);
 }
 
 DD_EXPORT int dd_port_rxq_setup(uint16_t port, uint16_t queue, uint16_t nb_desc, int socket,
@@ -900,6 +977,7 @@ DD_EXPORT int dd_port_close(uint16_t port)
 {
 	dd_port_started[port] = 0;
 	stash_free(port);
+	owners_free(port);
 	dd_port_txoff[port] = 0;
 	return rte_eth_dev_close(port);
 }

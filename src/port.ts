@@ -294,6 +294,8 @@ export class Port {
 
   #owned: boolean;
   #fastFree = false;
+  /** Queues this object polls: rx queues first, then tx queues. */
+  #claimed: Uint8Array;
 
   private constructor(id: number, config: PortConfig, owned = true) {
     this.#id = id;
@@ -317,6 +319,7 @@ export class Port {
       this.#state = STATE_STARTED;
       this.#unregister = () => {};
     }
+    this.#claimed = new Uint8Array(this.#rxQueues + this.#txQueues);
     this.#detach = config.pool.adopt(() => this.close());
   }
 
@@ -716,9 +719,28 @@ export class Port {
     ) {
       this.#notReady("receive", queue, this.#rxQueues);
     }
+    if (this.#claimed[queue] === 0) this.#claim(queue, 0);
     const n = this.#rxBurst(this.#id, queue, batch.unsafeHandle);
     if (n !== 0 && batch.foreignCount !== 0) this.#foreign(batch);
     return n;
+  }
+
+  /**
+   * Makes this thread the only poller of a queue (DPDK queues have one consumer each), once
+   * per queue and Port object: the hot path reads one flag.
+   */
+  #claim(queue: number, tx: 0 | 1): void {
+    const owner = library().symbols.dd_queue_claim(this.#id, queue, tx);
+    if (owner !== 0) {
+      throw new DpdkError(
+        tx ? "Port.send" : "Port.receive",
+        16, // EBUSY
+        `${tx ? "tx" : "rx"} queue ${queue} of port ${this.#id} is already polled by another ` +
+          `thread (tid ${owner}): a DPDK queue has one consumer; give each worker its own ` +
+          `queue, or close the other Port object first`,
+      );
+    }
+    this.#claimed[tx ? this.#rxQueues + queue : queue] = 1;
   }
 
   #foreign(batch: PacketBatch): never {
@@ -738,16 +760,7 @@ export class Port {
    * Returns the number sent.
    */
   send(queue: number, batch: PacketBatch): number {
-    if (
-      this.#state !== STATE_STARTED ||
-      !(queue >= 0 && queue < this.#txQueues && (queue | 0) === queue)
-    ) {
-      this.#notReady("send", queue, this.#txQueues);
-    }
-    if (this.#fastFree && batch.pool !== this.#pool) this.#notFastFree(batch);
-    const n = this.#txBurst(this.#id, queue, batch.unsafeHandle, 0);
-    if (n < 0) this.#unprepared(-n - 1);
-    return n;
+    return this.#transmit(queue, batch, 0);
   }
 
   /**
@@ -755,14 +768,19 @@ export class Port {
    * `batch` for a retry. Returns the number sent.
    */
   trySend(queue: number, batch: PacketBatch): number {
+    return this.#transmit(queue, batch, 1);
+  }
+
+  #transmit(queue: number, batch: PacketBatch, keep: number): number {
     if (
       this.#state !== STATE_STARTED ||
       !(queue >= 0 && queue < this.#txQueues && (queue | 0) === queue)
     ) {
       this.#notReady("send", queue, this.#txQueues);
     }
+    if (this.#claimed[this.#rxQueues + queue] === 0) this.#claim(queue, 1);
     if (this.#fastFree && batch.pool !== this.#pool) this.#notFastFree(batch);
-    const n = this.#txBurst(this.#id, queue, batch.unsafeHandle, 1);
+    const n = this.#txBurst(this.#id, queue, batch.unsafeHandle, keep);
     if (n < 0) this.#unprepared(-n - 1);
     return n;
   }
@@ -793,10 +811,21 @@ export class Port {
     this.#state = STATE_CLOSED;
     this.#detach();
     this.#unregister();
+    this.#releaseQueues();
     if (!this.#owned) return;
     openPorts.delete(this.#id);
     if (wasStarted) s.dd_port_stop(this.#id);
     s.dd_port_close(this.#id);
+  }
+
+  #releaseQueues(): void {
+    const s = library().symbols;
+    for (let i = 0; i < this.#claimed.length; i++) {
+      if (this.#claimed[i] === 0) continue;
+      const tx = i >= this.#rxQueues ? 1 : 0;
+      s.dd_queue_release(this.#id, tx ? i - this.#rxQueues : i, tx);
+      this.#claimed[i] = 0;
+    }
   }
 
   /** Same as {@linkcode Port.close}, for `using`. */

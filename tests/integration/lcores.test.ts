@@ -87,3 +87,12 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a queue polled by the main thread is refused to a worker lcore; its own queue is not", async () => {
+  const r = await scenario("queue_owner.ts");
+  assert.match(
+    r.shared,
+    /^LcoreError: lcore 1: DpdkError: rx queue 0 of port 0 is already polled by another thread \(tid \d+\): a DPDK queue has one consumer/,
+  );
+  assert.equal(r.ownResult, "done");
+});
