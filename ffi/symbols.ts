@@ -171,6 +171,7 @@ export const symbols = {
   dd_thread_tid: { parameters: [], result: "i32" }, // int (void): gettid()
   dd_lcore_adopt: { parameters: ["u32" /* uint32_t lcore */], result: "i32" },
   dd_lcore_release: { parameters: [], result: "void" },
+  dd_lcore_thread_live_get: { parameters: ["u32" /* uint32_t lcore */], result: "i32" },
   dd_thread_affinity: {
     parameters: ["buffer", /* uint64_t *out */ "u32" /* uint32_t words */],
     result: "i32",
@@ -196,6 +197,11 @@ export const symbols = {
   dd_pool_size: { parameters: ["pointer" /* struct rte_mempool *mp */], result: "u32" },
   dd_pool_cache_size: { parameters: ["pointer" /* struct rte_mempool *mp */], result: "u32" },
   dd_pool_socket: { parameters: ["pointer" /* struct rte_mempool *mp */], result: "i32" },
+  dd_pool_cached: {
+    parameters: ["pointer", /* struct rte_mempool *mp */ "u32" /* uint32_t lcore */],
+    result: "u32",
+  },
+  dd_pool_cache_flush: { parameters: ["pointer" /* struct rte_mempool *mp */], result: "void" },
   dd_pool_data_room: { parameters: ["pointer" /* struct rte_mempool *mp */], result: "u32" },
   dd_pool_region: {
     parameters: ["pointer", /* struct rte_mempool *mp */ "buffer" /* uint64_t out[3] */],

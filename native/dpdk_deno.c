@@ -182,6 +182,34 @@ DD_EXPORT int dd_socket_id(void) { return rte_socket_id(); }
  */
 static volatile uint8_t dd_adopted[RTE_MAX_LCORE];
 
+/*
+ * Whether the thread that adopted each lcore still exists: set on adoption,
+ * cleared by a thread-specific destructor when that thread ends, so the main
+ * thread can wait for a terminated worker to be really gone (not still inside
+ * an rx/tx call) before the lcore, its queues and pools are reused or freed.
+ */
+static volatile uint8_t dd_lcore_thread_live[RTE_MAX_LCORE];
+static pthread_key_t dd_thread_key;
+static pthread_once_t dd_thread_key_once = PTHREAD_ONCE_INIT;
+
+static void dd_thread_gone(void *value)
+{
+	uintptr_t lcore = (uintptr_t)value - 1;
+	if (lcore < RTE_MAX_LCORE) {
+		/* A thread that ended without releasing its lcore (terminated) frees it too. */
+		__atomic_store_n(&dd_adopted[lcore], 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&dd_lcore_thread_live[lcore], 0, __ATOMIC_RELEASE);
+	}
+}
+
+static void dd_thread_key_create(void) { pthread_key_create(&dd_thread_key, dd_thread_gone); }
+
+/* 1 while the thread that adopted `lcore` has not ended. */
+DD_EXPORT int dd_lcore_thread_live_get(uint32_t lcore)
+{
+	return lcore < RTE_MAX_LCORE && __atomic_load_n(&dd_lcore_thread_live[lcore], __ATOMIC_ACQUIRE);
+}
+
 DD_EXPORT int dd_lcore_adopt(uint32_t lcore)
 {
 	rte_cpuset_t cpus;
@@ -199,6 +227,9 @@ DD_EXPORT int dd_lcore_adopt(uint32_t lcore)
 		return -EPERM;
 	}
 	RTE_PER_LCORE(_lcore_id) = lcore;
+	pthread_once(&dd_thread_key_once, dd_thread_key_create);
+	__atomic_store_n(&dd_lcore_thread_live[lcore], 1, __ATOMIC_RELEASE);
+	pthread_setspecific(dd_thread_key, (void *)(uintptr_t)(lcore + 1));
 	return 0;
 }
 
@@ -263,6 +294,20 @@ DD_EXPORT uint32_t dd_pool_in_use(struct rte_mempool *mp) { return rte_mempool_i
 DD_EXPORT uint32_t dd_pool_size(struct rte_mempool *mp) { return mp->size; }
 DD_EXPORT uint32_t dd_pool_cache_size(struct rte_mempool *mp) { return mp->cache_size; }
 DD_EXPORT int dd_pool_socket(struct rte_mempool *mp) { return mp->socket_id; }
+
+/* Mbufs held in `lcore`'s cache of the pool. */
+DD_EXPORT uint32_t dd_pool_cached(struct rte_mempool *mp, uint32_t lcore)
+{
+	return mp->cache_size && lcore < RTE_MAX_LCORE ? mp->local_cache[lcore].len : 0;
+}
+
+/* Returns the calling lcore's cached mbufs to the pool (a worker leaving its lcore). */
+DD_EXPORT void dd_pool_cache_flush(struct rte_mempool *mp)
+{
+	struct rte_mempool_cache *cache = rte_mempool_default_cache(mp, rte_lcore_id());
+	if (cache != NULL)
+		rte_mempool_cache_flush(cache, mp);
+}
 DD_EXPORT uint32_t dd_pool_data_room(struct rte_mempool *mp)
 {
 	return rte_pktmbuf_data_room_size(mp);

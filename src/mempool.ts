@@ -66,6 +66,7 @@ export class Mempool {
   #children = new Set<() => void>();
   #unregister: () => void;
   #owned: boolean;
+  #workers = 0;
 
   private constructor(handle: Deno.PointerObject, name: string, owned = true) {
     this.#owned = owned;
@@ -203,6 +204,22 @@ export class Mempool {
     return this.#live("use");
   }
 
+  /** Counts a worker lcore that maps this pool; returns the call that uncounts it (internal). */
+  attachWorker(): () => void {
+    this.#live("use");
+    this.#workers++;
+    let done = false;
+    return () => {
+      if (!done) this.#workers--;
+      done = true;
+    };
+  }
+
+  /** Mbufs kept in `lcore`'s cache of this pool, out of reach of the other lcores. */
+  cached(lcore: number): number {
+    return library().symbols.dd_pool_cached(this.#live("read"), lcore);
+  }
+
   /** Registers a child (batch or port) to close before the pool (internal). */
   adopt(close: () => void): () => void {
     this.#live("use");
@@ -216,6 +233,14 @@ export class Mempool {
    */
   close(): void {
     if (this.#handle === null) return;
+    if (this.#workers > 0) {
+      throw new DpdkError(
+        "Mempool.close",
+        16, // EBUSY
+        `Cannot close pool "${this.#name}": ${this.#workers} worker lcore(s) map its memory; ` +
+          `stop them and await their done first`,
+      );
+    }
     for (const close of [...this.#children]) close();
     const handle = this.#handle;
     this.#handle = null;

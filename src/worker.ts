@@ -61,6 +61,18 @@ export class LcoreError extends Error {
 }
 
 const launched = new Set<number>();
+
+/** Resolves when the thread that adopted `lcore` has ended (polled: there is no join). */
+async function threadGone(lcore: number, timeoutMs = 10_000): Promise<void> {
+  const live = library().symbols.dd_lcore_thread_live_get;
+  const end = performance.now() + timeoutMs;
+  while (live(lcore) !== 0) {
+    if (performance.now() > end) {
+      throw new LcoreError(lcore, `its thread did not end within ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
 // Cleaning up the EAL under a running worker would free the pools it polls.
 onCleanupGuard(() =>
   launched.size > 0
@@ -81,7 +93,7 @@ onCleanupGuard(() =>
  * ```
  */
 export class LcoreWorker<R = unknown> {
-  readonly #worker: Worker;
+  readonly #end: (timeoutMs?: number) => Promise<void>;
   readonly #flags: Int32Array;
   /** The lcore id the worker runs as. */
   readonly lcore: number;
@@ -97,14 +109,14 @@ export class LcoreWorker<R = unknown> {
   readonly done: Promise<R>;
 
   private constructor(
-    worker: Worker,
+    end: (timeoutMs?: number) => Promise<void>,
     flags: Int32Array,
     counters: Float64Array,
     lcore: number,
     ready: { cpu: number; affinity: number[]; tid: number },
     done: Promise<R>,
   ) {
-    this.#worker = worker;
+    this.#end = end;
     this.#flags = flags;
     this.counters = counters;
     this.lcore = lcore;
@@ -161,21 +173,31 @@ export class LcoreWorker<R = unknown> {
     );
     let settleDone!: { resolve: (r: R) => void; reject: (e: Error) => void };
     const done = new Promise<R>((resolve, reject) => settleDone = { resolve, reject });
-    const finish = () => {
-      launched.delete(lcore);
-      worker.terminate();
-    };
+    const pools = options.pools ?? [];
+    const detach = pools.map((p) => p.attachWorker());
+    let ended: Promise<void> | undefined;
+    // The lcore, its queues and pools are free again only once the thread is gone: a
+    // terminated worker may still be inside an rx/tx call for a moment, and V8 does not
+    // interrupt a loop that only makes FFI calls: such a worker keeps running.
+    const finish = (timeoutMs = 10_000): Promise<void> =>
+      ended ??= (worker.terminate(), threadGone(lcore, timeoutMs)).then(() => {
+        launched.delete(lcore);
+        for (const d of detach) d();
+      }, (e) => {
+        ended = undefined; // may be awaited again
+        throw e;
+      });
     const fail = (e: LcoreError) => {
-      finish();
-      settleReady.reject(e);
-      settleDone.reject(e);
+      finish().finally(() => {
+        settleReady.reject(e);
+        settleDone.reject(e);
+      });
     };
     worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
       const m = e.data;
       if (m.kind === "ready") settleReady.resolve(m);
       else if (m.kind === "done") {
-        finish();
-        settleDone.resolve(m.result as R);
+        finish().then(() => settleDone.resolve(m.result as R), settleDone.reject);
       } else if (m.kind === "error") {
         fail(new LcoreError(lcore, `${m.name}: ${m.message}`, m.stack));
       }
@@ -188,7 +210,7 @@ export class LcoreWorker<R = unknown> {
       kind: "start",
       lcore,
       data: options.data ?? null,
-      pools: (options.pools ?? []).map((p) => ({
+      pools: pools.map((p) => ({
         handle: BigInt(Deno.UnsafePointer.value(p.unsafeHandle)),
         name: p.name,
       })),
@@ -209,7 +231,7 @@ export class LcoreWorker<R = unknown> {
       ), timeout);
     const info = await ready.finally(() => clearTimeout(timer));
     return new LcoreWorker<R>(
-      worker,
+      finish,
       new Int32Array(shared, 0, 2),
       new Float64Array(shared, 8, counters),
       lcore,
@@ -224,13 +246,16 @@ export class LcoreWorker<R = unknown> {
   }
 
   /**
-   * Ends the worker thread at once: a last resort for a worker that ignores
-   * {@linkcode LcoreWorker.stop}. Mbufs its batches held are not returned and
-   * its lcore cannot be launched on again in this process.
+   * Ends the worker thread: a last resort for a worker that ignores
+   * {@linkcode LcoreWorker.stop}. Mbufs its batches held are not returned.
+   * Resolves once the thread is gone; until then its lcore counts as running
+   * (`Eal.cleanup` refuses) and its pools cannot be closed. Rejects with an
+   * {@linkcode LcoreError} after `timeoutMs`: V8 cannot interrupt a loop that
+   * only makes FFI calls, so a worker that never yields and never checks
+   * `stopRequested` cannot be ended; the process must exit.
    */
-  terminate(): void {
-    launched.delete(this.lcore);
-    this.#worker.terminate();
+  terminate(timeoutMs = 10_000): Promise<void> {
+    return this.#end(timeoutMs);
   }
 }
 
@@ -299,7 +324,11 @@ export function runOnLcore<T = unknown, R = unknown>(
     // Give everything back before telling the main thread: it ends this thread on that message.
     // Closing the attached pools closes this worker's batches, so their mbufs return.
     const release = () => {
-      for (const p of pools) p.close();
+      // Mbufs in this lcore's caches would be stranded (only this lcore takes from them).
+      for (const p of pools) {
+        if (adopted && !p.closed) library().symbols.dd_pool_cache_flush(p.unsafeHandle);
+        p.close();
+      }
       if (adopted) library().symbols.dd_lcore_release();
       adopted = false;
     };

@@ -96,3 +96,15 @@ Deno.test("a queue polled by the main thread is refused to a worker lcore; its o
   );
   assert.equal(r.ownResult, "done");
 });
+
+Deno.test("worker lcores and pools: no close under a worker, caches flushed, terminate waits", async () => {
+  const r = await scenario("worker_safety.ts");
+  assert.match(r.closeRefused, /Cannot close pool "shared": 1 worker lcore\(s\) map its memory/);
+  assert.ok(r.cachedWhileRunning > 0, "the worker allocated through its lcore cache");
+  assert.ok(r.rounds >= 100);
+  assert.equal(r.cachedAfter, 0, "the worker's lcore cache was flushed when it left");
+  assert.equal(r.threadGoneAfterTerminate, true);
+  assert.match(r.spinTerminate, /^LcoreError: lcore 1: its thread did not end within 500 ms/);
+  assert.match(r.cleanupRefused, /worker lcores 1 still run/);
+  assert.equal(r.spinStillRuns, true);
+});

@@ -23,7 +23,7 @@ Eal.init([
   "--no-shconf",
   "--log-level=warning",
 ]);
-const pool = Mempool.create({ size: 4095, cacheSize: 64 });
+const pool = Mempool.create({ size: 8191, cacheSize: 64 });
 const dev = VirtualDevice.create("net_af_packet0", { iface, qpairs: QUEUES });
 const port = Port.open(dev.portId, { pool, rxQueues: QUEUES, txQueues: QUEUES });
 const inUseStart = pool.inUse;
