@@ -37,6 +37,32 @@ export function installedDpdkVersion(): string | null {
   return r.ok ? r.stdout.trim() : null;
 }
 
+/** 32-bit FNV-1a of a text: cache keys. */
+export function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
+
+/**
+ * A hash of the installed DPDK's `rte_build_config.h` (how it was configured: max lcores,
+ * ports, mbuf layout options), or null when it cannot be read. Two builds of one version
+ * with different configurations must not share a cached shim.
+ */
+export function buildConfigHash(): string | null {
+  const r = run("pkg-config", ["--cflags-only-I", "libdpdk"]);
+  if (!r.ok) return null;
+  for (const flag of r.stdout.trim().split(/\s+/)) {
+    try {
+      return fnv1a(Deno.readTextFileSync(`${flag.replace(/^-I/, "")}/rte_build_config.h`));
+    } catch { /* not in this include folder */ }
+  }
+  return null;
+}
+
 /**
  * Compiles `sourceDir/dpdk_deno.c` into `outFile`. The output is written to
  * a temporary name and renamed, so concurrent builds never expose a partial

@@ -24,7 +24,14 @@ import {
   StatsField,
   symbols,
 } from "./symbols.ts";
-import { BuildError, buildShim, installedDpdkVersion, LIBRARY_FILE } from "./build.ts";
+import {
+  buildConfigHash,
+  BuildError,
+  buildShim,
+  fnv1a,
+  installedDpdkVersion,
+  LIBRARY_FILE,
+} from "./build.ts";
 import { SHIM_SOURCES } from "./shim_source.ts";
 
 /** DPDK releases the shim is built and tested against (major.minor). */
@@ -55,16 +62,6 @@ function env(name: string, tried: string[]): string | undefined {
   }
 }
 
-/** 32-bit FNV-1a, enough to key the build cache on source and DPDK version. */
-function fnv1a(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(16).padStart(8, "0");
-}
-
 function cacheRoot(tried: string[]): string | undefined {
   const own = env("DENO_DPDK_CACHE", tried);
   if (own) return own;
@@ -72,6 +69,41 @@ function cacheRoot(tried: string[]): string | undefined {
   if (xdg) return `${xdg}/deno-dpdk`;
   const home = env("HOME", tried);
   return home ? `${home}/.cache/deno-dpdk` : undefined;
+}
+
+/**
+ * Whether a cached build may be loaded: `dlopen` runs its code, so the folder and the file
+ * must belong to this user (the effective uid when Deno may read it, else the folder's owner)
+ * and be writable by nobody else. A root process with another user's HOME refuses that
+ * user's cache. Says why in `tried` when not.
+ */
+function trusted(dir: string, file: string, tried: string[]): boolean {
+  let euid: number | null = null;
+  try {
+    euid = Deno.uid();
+  } catch { /* no --allow-sys=uid: compare with the folder's owner */ }
+  try {
+    const folder = Deno.statSync(dir), lib = Deno.statSync(file);
+    const owner = euid ?? folder.uid;
+    for (const [path, st] of [[dir, folder], [file, lib]] as const) {
+      if (st.uid !== owner) {
+        tried.push(`${path}: owned by uid ${st.uid}, not ${owner}: not loading it`);
+        return false;
+      }
+      if (((st.mode ?? 0) & 0o022) !== 0) {
+        tried.push(
+          `${path}: group or others may write it (mode ${
+            ((st.mode ?? 0) & 0o777).toString(8)
+          }): not loading it`,
+        );
+        return false;
+      }
+    }
+    return true;
+  } catch (e) {
+    if (denied(e)) tried.push(`${file}: not readable (grant --allow-read)`);
+    return false;
+  }
 }
 
 /** The newest cached build of this shim source for any DPDK version, if one exists. */
@@ -84,7 +116,9 @@ function existingBuild(root: string, sourceKey: string, tried: string[]): string
       const file = `${root}/${entry.name}/${LIBRARY_FILE}`;
       try {
         const time = Deno.statSync(file).mtime?.getTime() ?? 0;
-        if (time > bestTime) [best, bestTime] = [file, time];
+        if (time > bestTime && trusted(`${root}/${entry.name}`, file, tried)) {
+          [best, bestTime] = [file, time];
+        }
       } catch { /* an unfinished build */ }
     }
   } catch (e) {
@@ -95,7 +129,7 @@ function existingBuild(root: string, sourceKey: string, tried: string[]): string
 
 /**
  * Builds (once) and returns the cached shim for this source and DPDK version,
- * in `<root>/<source hash>-dpdk<version>/`. Without --allow-run the version
+ * in `<root>/<source hash>-dpdk<version>-<build config hash>/`. Without --allow-run the version
  * is unknown: an existing build of this source is reused (verify() still
  * checks the DPDK version it reports), so only the first run needs to compile.
  */
@@ -120,11 +154,13 @@ function cachedBuild(tried: string[]): string | undefined {
     const found = existingBuild(root, sourceKey, tried);
     if (found) return found;
   }
-  const dir = `${root}/${sourceKey}-dpdk${(version ?? "none").replace(/[^\w.-]/g, "_")}`;
+  // The key: the shim's source, the DPDK version and how that DPDK was configured.
+  const config = version === null ? "none" : buildConfigHash() ?? "none";
+  const dir = `${root}/${sourceKey}-dpdk${(version ?? "none").replace(/[^\w.-]/g, "_")}-${config}`;
   const file = `${dir}/${LIBRARY_FILE}`;
   try {
     Deno.statSync(file);
-    return file;
+    return trusted(dir, file, tried) ? file : undefined;
   } catch (e) {
     if (denied(e)) {
       tried.push(`${file}: not readable (grant --allow-read)`);
@@ -132,7 +168,9 @@ function cachedBuild(tried: string[]): string | undefined {
     }
   }
   try {
-    Deno.mkdirSync(dir, { recursive: true });
+    Deno.mkdirSync(root, { recursive: true, mode: 0o700 });
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.chmodSync(dir, 0o700); // mkdir's mode is filtered by the umask
     for (const [name, text] of Object.entries(SHIM_SOURCES)) {
       // Unique temporary names then rename: concurrent first runs do not clash.
       const tmp = `${dir}/${name}.${Deno.pid}.tmp`;
@@ -140,6 +178,7 @@ function cachedBuild(tried: string[]): string | undefined {
       Deno.renameSync(tmp, `${dir}/${name}`);
     }
     buildShim(dir, file);
+    Deno.chmodSync(file, 0o755); // whatever the umask: trusted() refuses group-writable files
     return file;
   } catch (e) {
     const why = e instanceof BuildError ? e.message : String(e);

@@ -65,3 +65,45 @@ Deno.test("a missing --allow-ffi names the flag", async () => {
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /--allow-ffi/);
 });
+
+Deno.test("a cached shim that someone else owns or may write is not loaded", async (t) => {
+  const dir = isolatedCopy();
+  try {
+    const env = { DENO_DPDK_CACHE: `${dir}/cache` };
+    const first = await runDeno(`${dir}/probe.ts`, [], { env });
+    assert.equal(first.code, 0, first.stderr);
+    const [entry] = [...Deno.readDirSync(`${dir}/cache`)];
+    assert.match(
+      entry.name,
+      /^[0-9a-f]{8}-dpdk22\.11\.\d+-[0-9a-f]{8}$/,
+      "source, version, config",
+    );
+    const built = `${dir}/cache/${entry.name}`, lib = `${built}/libdpdk_deno.so`;
+    assert.equal(Deno.statSync(built).mode! & 0o777, 0o700);
+    // The loader would rebuild a refused cache entry in place: no compiler on PATH for the rest.
+    const noCompiler = { ...env, PATH: "/nonexistent", DENO_DPDK_LIB: "/nonexistent/x.so" };
+    await t.step("a folder others may write", async () => {
+      Deno.chmodSync(built, 0o777);
+      const r = await runDeno(`${dir}/probe.ts`, [], { env: noCompiler });
+      Deno.chmodSync(built, 0o700);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /group or others may write it \(mode 777\): not loading it/);
+    });
+    await t.step("a library owned by another user", async () => {
+      Deno.chownSync(lib, 65534, null);
+      const r = await runDeno(`${dir}/probe.ts`, [], { env: noCompiler });
+      Deno.chownSync(lib, Deno.uid(), null);
+      assert.notEqual(r.code, 0);
+      assert.match(
+        r.stderr,
+        new RegExp(`libdpdk_deno\\.so: owned by uid 65534, not ${Deno.uid()}: not loading it`),
+      );
+    });
+    await t.step("restored, it loads again", async () => {
+      const r = await runDeno(`${dir}/probe.ts`, [], { env: noCompiler });
+      assert.equal(r.code, 0, r.stderr);
+    });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
