@@ -156,6 +156,7 @@ export const symbols = {
     result: "i32",
   },
   dd_eal_cleanup: { parameters: [], result: "i32" },
+  dd_pdump_init: { parameters: [], result: "i32" },
   dd_eal_state: { parameters: [], result: "i32" }, // int (void): 0 new, 1 running, 2 cleaned
   dd_log_set_level: { parameters: ["u32" /* uint32_t level */], result: "void" },
 

@@ -30,6 +30,7 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
+#include <rte_pdump.h>
 #include <rte_version.h>
 
 #include "dpdk_deno.h"
@@ -75,6 +76,8 @@ DD_EXPORT const char *dd_strerror(int errnum) { return rte_strerror(errnum); }
 
 /* 0: not initialised, 1: running, 2: cleaned up. Shared by every isolate of the process. */
 static volatile int dd_eal_state_value;
+/* Whether rte_pdump_init ran (dd_pdump_init). */
+static int dd_pdump_on;
 
 /* Whether argv asks the EAL for its usage text (then it prints it and exits the process). */
 static int wants_help(int argc, char **argv)
@@ -154,11 +157,24 @@ DD_EXPORT int dd_eal_cleanup(void)
 {
 	int ret;
 	dd_eal_state_value = 2;
+	if (dd_pdump_on)
+		rte_pdump_uninit();
 	ret = rte_eal_cleanup();
 	return ret < 0 ? (rte_errno ? -rte_errno : -EINVAL) : ret;
 }
 
 DD_EXPORT int dd_eal_state(void) { return dd_eal_state_value; }
+
+/* Lets dpdk-dumpcap and dpdk-pdump (secondary processes) capture this process's ports. */
+DD_EXPORT int dd_pdump_init(void)
+{
+	if (dd_pdump_on)
+		return 0;
+	if (rte_pdump_init() < 0)
+		return rte_errno ? -rte_errno : -EINVAL;
+	dd_pdump_on = 1;
+	return 0;
+}
 
 DD_EXPORT void dd_log_set_level(uint32_t level) { rte_log_set_global_level(level); }
 

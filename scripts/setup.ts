@@ -30,6 +30,8 @@ const TEST_PACKAGES = [
   "iputils-arping",
   "tshark",
   "ethtool",
+  "dpdk-dev", // dpdk-dumpcap, dpdk-proc-info, dpdk-testpmd
+  "python3", // Debian's /usr/bin/python3: raw-socket peers
 ];
 
 function have(cmd: string, args: string[] = ["--version"]): boolean {

@@ -41,6 +41,13 @@ export interface EalOptions {
   iovaMode?: "pa" | "va";
   /** Further EAL arguments, passed last and unchanged. */
   extraArgs?: string[];
+  /**
+   * Let DPDK's capture tools (`dpdk-dumpcap`, `dpdk-pdump`) attach to this process's ports:
+   * calls {@linkcode Eal.enablePdump} after init. They are secondary processes, so this
+   * process needs hugepages and shared config (no `hugepages: false`, no `noSharedConfig`).
+   * Default: `false`, or `true` when the environment has `DENO_DPDK_PDUMP=1`.
+   */
+  pdump?: boolean;
 }
 
 /** Every key of {@linkcode EalOptions}, in the order of its documentation. */
@@ -61,6 +68,7 @@ export const EAL_OPTION_KEYS: readonly (keyof EalOptions)[] = [
   "logLevel",
   "iovaMode",
   "extraArgs",
+  "pdump",
 ];
 
 /**
@@ -208,6 +216,14 @@ export function requireEal(what: string): void {
   );
 }
 
+function pdumpFromEnvironment(): boolean {
+  try {
+    return Deno.env.get("DENO_DPDK_PDUMP") === "1";
+  } catch {
+    return false; // no --allow-env for it: off
+  }
+}
+
 /** DPDK's own words on a failed start: its last lines, less the routine ones. */
 function ealReason(text: string): string {
   const lines = text.split("\n").map((l) => l.trim().replace(/^EAL: FATAL: /, "EAL: ")).filter(
@@ -309,7 +325,38 @@ export class Eal {
     }
     state = "running";
     ealArgs = list;
+    const pdump = Array.isArray(args) ? undefined : (args as EalOptions).pdump;
+    if (pdump ?? pdumpFromEnvironment()) Eal.enablePdump();
     return list;
+  }
+
+  /**
+   * Lets `dpdk-dumpcap` and `dpdk-pdump` capture this process's ports
+   * (`rte_pdump_init`), and `dpdk-proc-info` read them. They run as DPDK
+   * secondary processes: this process must use hugepages and a shared config
+   * (its `--file-prefix` is what they attach to). Any program gets it with
+   * `DENO_DPDK_PDUMP=1` in its environment.
+   *
+   * @example
+   * ```ts
+   * import { Eal } from "@deno-dpdk/dpdk";
+   * Eal.init(["-l", "0-1", "--file-prefix=app", "--vdev=net_null0"]);
+   * Eal.enablePdump();
+   * // elsewhere: dpdk-dumpcap --file-prefix=app -i net_null0 -c 100 -w /tmp/app.pcapng
+   * ```
+   */
+  static enablePdump(): void {
+    requireEal("Eal.enablePdump");
+    if (ealArgs.includes("--no-shconf") || ealArgs.includes("--no-huge")) {
+      throw new DpdkError(
+        "rte_pdump_init",
+        22,
+        "Eal.enablePdump: capture tools attach as DPDK secondary processes, which need this " +
+          "process on hugepages with a shared config: drop --no-huge and --no-shconf",
+      );
+    }
+    const ret = library().symbols.dd_pdump_init();
+    if (ret < 0) throw DpdkError.fromErrno("rte_pdump_init", ret);
   }
 
   /** Whether the EAL is initialised and not cleaned up. */

@@ -37,6 +37,11 @@ Deno.test("misuse raises typed errors, never a crash", async (t) => {
     ["pool bad cache size", "RangeError", /cacheSize 100/],
     ["pool bad size", "RangeError", /size 0/],
     ["pool duplicate name", "DpdkError", /rte_pktmbuf_pool_create failed.*File exists/],
+    [
+      "pdump without hugepages",
+      "DpdkError",
+      /secondary processes, which need this process on hugepages/,
+    ],
     ["port id out of range", "DpdkError", /no port 99 \(ports: 0:net_null0/],
     ["port id not integer", "RangeError", /port id 1\.5/],
     ["port negative id", "RangeError", /port id -1/],

@@ -47,6 +47,7 @@ await attempt("eal options conflict", () => Eal.init({ cores: "0", coreMask: "0x
 
 Eal.init([...TEST_EAL, "--vdev=net_null0", "--vdev=net_ring0", "--vdev=net_ring1"]);
 await attempt("eal init twice", () => Eal.init(TEST_EAL));
+await attempt("pdump without hugepages", () => Eal.enablePdump());
 
 const pool = Mempool.create({ name: "misuse", size: 2047, cacheSize: 0 });
 const otherPool = Mempool.create({ name: "other", size: 1535, cacheSize: 0 });
