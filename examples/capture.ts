@@ -11,11 +11,12 @@
  * With no EAL arguments it creates a TAP interface, `dtap0` (net_tap: no NIC,
  * no hugepages): `ip link set dtap0 up` and whatever the kernel sends there is
  * captured. `--iface veth0` attaches to an existing kernel interface through
- * net_af_packet instead. Counters every second; a summary at the end.
+ * net_af_packet instead. Counters every second; a summary at the end, or on
+ * Ctrl-C or SIGTERM (exit 0). A mistake on the command line (a file that cannot
+ * be created, a bad filter) exits 2 with one line, before anything starts.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { Eal, Mempool, PacketBatch, Port, splitArgs, StopSignal } from "../mod.ts";
 import {
   EtherType,
@@ -25,6 +26,17 @@ import {
   parseIpv6,
   PcapStreamWriter,
 } from "../net/mod.ts";
+import {
+  choice,
+  Cli,
+  ifaceName,
+  integer,
+  interfaceProblem,
+  ipAddress,
+  outputFile,
+  portNumber,
+  seconds,
+} from "./_cli.ts";
 
 const NUM_MBUFS = 8191;
 const MBUF_CACHE_SIZE = 250;
@@ -33,35 +45,41 @@ const BURST_SIZE = 32;
 const FILE_BUFFER_BYTES = 1 << 20; // packets are written to the file in 1 MB chunks
 const DEFAULT_EAL = ["-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf"];
 const DEFAULT_TAP = "--vdev=net_tap0,iface=dtap0";
-const PROTOCOLS = ["udp", "tcp", "icmp", "arp"];
+const PROTOCOLS = ["udp", "tcp", "icmp", "arp"] as const;
+const MAX_SNAPLEN = 262144; // as tcpdump
 
+// The application's own options, all checked before the EAL starts.
+const cli = new Cli(
+  "capture",
+  "usage: capture.ts [EAL args] -- [--out FILE] [--proto udp|tcp|icmp|arp] [--host IP]\n" +
+    "                  [--port N] [--count N] [--duration S] [--snaplen N] [--iface IFACE]\n" +
+    "                  [--stats-interval S]\n" +
+    "  --out FILE (-w)     the pcap file to write (default capture.pcap)\n" +
+    "  --proto, --host, --port  keep only UDP/TCP/ICMP/ARP, an IPv4/IPv6 host, a UDP/TCP port\n" +
+    "  --count N (-c)      stop after N packets, an integer ≥ 1 (default: no limit)\n" +
+    "  --duration S        stop after S seconds (≥ 0; default 0: until Ctrl-C)\n" +
+    `  --snaplen N         bytes kept per packet, 1..${MAX_SNAPLEN} (default 65535)\n` +
+    "  --iface IFACE       capture on a kernel interface through net_af_packet\n" +
+    "  --stats-interval S  seconds between live counters (≥ 0; default 1; 0: none)\n" +
+    `default EAL args: ${DEFAULT_EAL.join(" ")} ${DEFAULT_TAP}`,
+);
 const { eal, app } = splitArgs(Deno.args);
-const { values: opts } = parseArgs({
-  args: app,
-  options: {
-    out: { type: "string", short: "w", default: "capture.pcap" },
-    proto: { type: "string" }, // udp | tcp | icmp (ICMP and ICMPv6) | arp
-    host: { type: "string" }, // IPv4 or IPv6 address, as source or destination
-    port: { type: "string" }, // UDP/TCP port, as source or destination
-    count: { type: "string", short: "c", default: "0" }, // packets to write; 0 = no limit
-    duration: { type: "string", default: "0" }, // seconds; 0 = until Ctrl-C
-    snaplen: { type: "string", default: "65535" },
-    iface: { type: "string" }, // kernel interface to attach with net_af_packet
-    "stats-interval": { type: "string", default: "1" }, // seconds; 0 = no live counters
-    help: { type: "boolean", short: "h" },
-  },
+const opts = cli.parse(app, {
+  out: outputFile({ short: "w", default: "capture.pcap" }),
+  proto: choice(PROTOCOLS), // ICMP means ICMP and ICMPv6
+  host: ipAddress(), // as source or destination
+  port: portNumber(), // UDP/TCP port, as source or destination
+  count: integer(1, Number.MAX_SAFE_INTEGER, { short: "c" }), // default: no limit
+  duration: seconds({ note: "0: until Ctrl-C" }),
+  snaplen: integer(1, MAX_SNAPLEN, { default: 65535 }),
+  iface: ifaceName(), // kernel interface to attach with net_af_packet
+  "stats-interval": seconds({ default: 1, note: "0: none" }),
 });
-if (opts.help || (opts.proto !== undefined && !PROTOCOLS.includes(opts.proto))) {
-  console.log(
-    "usage: capture.ts [EAL args] -- [--out FILE] [--proto udp|tcp|icmp|arp] [--host IP]\n" +
-      "                  [--port N] [--count N] [--duration S] [--snaplen N] [--iface IFACE]\n" +
-      `default EAL args: ${DEFAULT_EAL.join(" ")} ${DEFAULT_TAP}`,
-  );
-  Deno.exit(opts.help ? 0 : 1);
+if (opts.port !== undefined && (opts.proto === "icmp" || opts.proto === "arp")) {
+  cli.usageError(`--port needs --proto udp or tcp (or no --proto), got --proto ${opts.proto}`);
 }
-const maxCount = Number(opts.count);
-const duration = Number(opts.duration);
-const interval = Number(opts["stats-interval"]);
+const maxCount = opts.count ?? 0; // 0: no limit
+const { duration, "stats-interval": interval } = opts;
 
 // The filter, as plain numbers: -1 (or null) means "any".
 const wantEtherType = opts.proto === "arp" ? EtherType.ARP : -1;
@@ -75,20 +93,29 @@ const wantProtocol = opts.proto === "udp"
 const hostIs6 = opts.host?.includes(":") ?? false;
 const host4 = opts.host !== undefined && !hostIs6 ? parseIpv4(opts.host) : -1;
 const host6 = opts.host !== undefined && hostIs6 ? parseIpv6(opts.host) : null;
-const wantPort = opts.port !== undefined ? Number(opts.port) : -1;
+const wantPort = opts.port ?? -1;
 const filtering = wantEtherType >= 0 || wantProtocol >= 0 || opts.host !== undefined ||
   wantPort >= 0;
 
 // Initialise the EAL: the user's arguments, or a TAP device; --iface adds an af_packet port.
 const ealArgs = eal.length > 0 ? eal : [...DEFAULT_EAL, ...(opts.iface ? [] : [DEFAULT_TAP])];
 if (opts.iface) ealArgs.push(`--vdev=net_af_packet0,iface=${opts.iface}`);
-Eal.init(ealArgs);
+try {
+  Eal.init(ealArgs);
+} catch (e) {
+  cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
+}
 
 const ports = Port.list();
+if (opts.iface !== undefined && !ports.some((p) => p.name === "net_af_packet0")) {
+  cli.fail(`--iface ${opts.iface}: ${interfaceProblem(opts.iface, "net_af_packet")}`);
+}
 if (ports.length === 0) {
-  console.error("Error: no ports (add --vdev=..., --iface IFACE, or bind a NIC)");
-  Eal.cleanup();
-  Deno.exit(1);
+  cli.fail(
+    eal.length > 0
+      ? "no ports: add --vdev=... or --allow a NIC to the EAL arguments, or use --iface IFACE"
+      : `no ports: net_tap could not create dtap0; DPDK's log above says why (it needs root)`,
+  );
 }
 const pool = Mempool.create({ name: "MBUF_POOL", size: NUM_MBUFS, cacheSize: MBUF_CACHE_SIZE });
 const opened = ports.map((info) => {
@@ -104,7 +131,7 @@ const file = Deno.openSync(opts.out, { write: true, create: true, truncate: true
 // Buffered: records reach the file in large writes; the header is written at once, so even an
 // empty capture is a valid file.
 const writer = new PcapStreamWriter(file, {
-  snapLength: Number(opts.snaplen),
+  snapLength: opts.snaplen,
   bufferSize: FILE_BUFFER_BYTES,
 });
 

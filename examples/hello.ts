@@ -9,6 +9,7 @@
  * @module
  */
 import { dpdkVersion, Eal, Lcore, Port, splitArgs } from "../mod.ts";
+import { Cli } from "./_cli.ts";
 
 const DEFAULT_EAL = [
   "-c",
@@ -20,9 +21,19 @@ const DEFAULT_EAL = [
   "--no-shconf",
   "--vdev=net_null0",
 ];
-const { eal } = splitArgs(Deno.args);
+const cli = new Cli(
+  "hello",
+  "usage: hello.ts [EAL args]   (no options of its own)\n" +
+    `default EAL args: ${DEFAULT_EAL.join(" ")}`,
+);
+const { eal, app } = splitArgs(Deno.args);
+cli.parse(app, {}); // nothing after "--" but --help
 
-Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
+try {
+  Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
+} catch (e) {
+  cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
+}
 console.log(`${dpdkVersion()}, EAL arguments: ${Eal.args.join(" ")}`);
 for (const l of Lcore.list()) {
   console.log(`lcore ${l.id}: cpu ${l.cpu}, socket ${l.socket}${l.main ? " (main)" : ""}`);

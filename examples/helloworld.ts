@@ -10,6 +10,7 @@
  * @module
  */
 import { Eal, inWorker, Lcore, LcoreWorker, runOnLcore, splitArgs } from "../mod.ts";
+import { Cli } from "./_cli.ts";
 
 function hello(lcore: number, cpu: number, affinity: readonly number[]): string {
   return `hello from core ${lcore} (cpu ${cpu}, affinity ${affinity.join(",")})`;
@@ -23,8 +24,18 @@ if (inWorker()) {
   });
 } else {
   const DEFAULT_EAL = ["-c", "0x3", "--no-huge", "-m", "256", "--no-pci", "--no-shconf"];
-  const { eal } = splitArgs(Deno.args);
-  Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
+  const cli = new Cli(
+    "helloworld",
+    "usage: helloworld.ts [EAL args]   (no options of its own)\n" +
+      `default EAL args: ${DEFAULT_EAL.join(" ")}`,
+  );
+  const { eal, app } = splitArgs(Deno.args);
+  cli.parse(app, {}); // nothing after "--" but --help
+  try {
+    Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
+  } catch (e) {
+    cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
+  }
 
   // Launch the function on every worker lcore...
   const workers = await Promise.all(

@@ -9,22 +9,26 @@
  *
  *   -p PORTMASK: hexadecimal bitmask of the ports to use (default: all)
  *   -P: promiscuous mode on every port (default off)
- *   -T PERIOD: print statistics every PERIOD seconds (default 10, 0 to disable)
+ *   -T PERIOD: print statistics every PERIOD seconds (an integer; default 10, 0 to disable)
  *   --[no-]mac-updating: rewrite the MAC addresses (default on)
  *   --duration S: stop after S seconds (default 0, until Ctrl-C; not in the C sample)
  *
  * With no EAL arguments it forwards between two `net_null` ports (no NIC, no
  * hugepages). On a real machine: `-l 0 --allow 0000:00:06.0 --allow 0000:00:07.0 -- -p 0x3`.
+ * Ctrl-C or SIGTERM prints the statistics and exits 0; a mistake on the
+ * command line (a malformed mask, a port that does not exist) exits 2 with one line.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { Eal, Lcore, Mempool, PacketBatch, Port, splitArgs, StopSignal } from "../mod.ts";
+import { Cli, flag, integer, seconds, value } from "./_cli.ts";
 
 const MAX_PKT_BURST = 32;
 const MEMPOOL_CACHE_SIZE = 256;
 const RX_DESC_DEFAULT = 1024;
 const TX_DESC_DEFAULT = 1024;
+const MAX_TIMER_PERIOD = 86400; // 1 day max
+const MAX_PORTS = 32; // ports a mask can name
 const DEFAULT_EAL = [
   "-l",
   "0",
@@ -37,46 +41,59 @@ const DEFAULT_EAL = [
   "--vdev=net_null1",
 ];
 
+// Parse the application's arguments, all of them before the EAL starts.
+const cli = new Cli(
+  "l2fwd",
+  "usage: l2fwd.ts [EAL options] -- -p PORTMASK [-P] [-T PERIOD] [--[no-]mac-updating]\n" +
+    "                [--duration S]\n" +
+    "  -p PORTMASK: hexadecimal bitmask of the ports to configure, e.g. 0x3 (default: all)\n" +
+    "  -P: enable promiscuous mode\n" +
+    `  -T PERIOD: statistics will be refreshed each PERIOD seconds (0 to disable, 10 default, ` +
+    `${MAX_TIMER_PERIOD} maximum)\n` +
+    "  --[no-]mac-updating: enable or disable MAC addresses updating (enabled by default)\n" +
+    "  --duration S: stop after S seconds (≥ 0; default 0: until Ctrl-C)\n" +
+    `default EAL options: ${DEFAULT_EAL.join(" ")}`,
+);
 const { eal, app } = splitArgs(Deno.args);
-const { values: opts } = parseArgs({
-  args: app,
-  options: {
-    portmask: { type: "string", short: "p" },
-    promiscuous: { type: "boolean", short: "P", default: false },
-    period: { type: "string", short: "T", default: "10" },
-    "mac-updating": { type: "boolean", default: true },
-    "no-mac-updating": { type: "boolean", default: false },
-    duration: { type: "string", default: "0" },
-    help: { type: "boolean", short: "h" },
-  },
+const opts = cli.parse(app, {
+  portmask: value(
+    `a hexadecimal port mask like 0x3, naming ports 0..${MAX_PORTS - 1}`,
+    (text) => {
+      if (!/^(0x)?[0-9a-f]{1,8}$/i.test(text)) return undefined;
+      const mask = parseInt(text.replace(/^0x/i, ""), 16);
+      return mask > 0 ? mask : undefined;
+    },
+    { short: "p" },
+  ),
+  promiscuous: flag({ short: "P" }),
+  period: integer(0, MAX_TIMER_PERIOD, { short: "T", default: 10 }),
+  "mac-updating": flag({ default: true }),
+  "no-mac-updating": flag(),
+  duration: seconds({ note: "0: until Ctrl-C" }),
 });
-if (opts.help) {
-  console.log(
-    "usage: l2fwd.ts [EAL options] -- -p PORTMASK [-P] [-T PERIOD] [--[no-]mac-updating]\n" +
-      "                [--duration S]\n" +
-      `default EAL options: ${DEFAULT_EAL.join(" ")}`,
-  );
-  Deno.exit(0);
-}
 const macUpdating = opts["mac-updating"] && !opts["no-mac-updating"];
-const timerPeriod = Number(opts.period) * 1000;
-const duration = Number(opts.duration);
+const timerPeriod = opts.period * 1000;
+const duration = opts.duration;
 console.log(`MAC updating ${macUpdating ? "enabled" : "disabled"}`);
 
 // Init EAL.
-Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
+try {
+  Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
+} catch (e) {
+  cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
+}
 
 const ports = Port.list();
-if (ports.length === 0) {
-  console.error("No Ethernet ports - bye");
-  Eal.cleanup();
-  Deno.exit(1);
-}
-const portmask = opts.portmask !== undefined ? parseInt(opts.portmask, 16) : 2 ** ports.length - 1;
-if (!(portmask > 0)) {
-  console.error(`invalid portmask ${opts.portmask}`);
-  Eal.cleanup();
-  Deno.exit(1);
+if (ports.length === 0) cli.fail("No Ethernet ports - bye (add --vdev=... or bind a NIC)");
+const ids = ports.map((p) => p.id);
+const portmask = opts.portmask ?? ids.reduce((mask, id) => mask + 2 ** id, 0);
+// Every port of the mask must exist.
+for (let id = 0; id < MAX_PORTS; id++) {
+  if (Math.floor(portmask / 2 ** id) % 2 === 1 && !ids.includes(id)) {
+    cli.fail(
+      `-p 0x${portmask.toString(16)}: port ${id} does not exist (ports: ${ids.join(", ")})`,
+    );
+  }
 }
 
 // Each enabled port forwards to the next enabled one, and back.

@@ -7,12 +7,12 @@
  *
  * With no EAL arguments: two `net_null` ports, and one lcore per worker
  * spread over the machine's CPUs (`--lcores=0@0,1@1,2@0` for two workers on two CPUs).
- * Live packets/s per worker every second; Ctrl-C or --duration stops every
- * worker, then ports are stopped and closed and per-worker totals printed.
+ * Live packets/s per worker every second; Ctrl-C, SIGTERM or --duration stops every
+ * worker, then ports are stopped and closed and per-worker totals printed
+ * (exit 0). Too few lcores for `--workers`, or a bad option, exits 2 with one line.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import {
   Eal,
   inWorker,
@@ -23,12 +23,24 @@ import {
   Rss,
   runOnLcore,
   splitArgs,
-  StopSignal,
 } from "../mod.ts";
+import { Cli, integer, seconds } from "./_cli.ts";
 
 const RX_RING_SIZE = 1024;
 const TX_RING_SIZE = 1024;
 const NUM_MBUFS = 8191;
+const MAX_WORKERS = 16;
+const MAX_BURST = 1024; // the most packets one rx burst returns
+const DEFAULT_EAL = [
+  "--no-huge",
+  "-m",
+  "512",
+  "--no-pci",
+  "--no-shconf",
+  "--log-level=notice",
+  "--vdev=net_null0",
+  "--vdev=net_null1",
+];
 
 /** What each worker is told: the queue it owns on each port. */
 interface Job {
@@ -65,35 +77,58 @@ if (inWorker()) {
     return { lcore: ctx.lcore, cpu: ctx.cpu, rx: counters[RX], tx: counters[TX] };
   });
 } else {
+  // The application's own options, all checked before the EAL starts.
+  const cli = new Cli(
+    "mqfwd",
+    "usage: mqfwd.ts [EAL args] -- [--workers N] [--duration S] [--burst N]\n" +
+      `  --workers N   worker lcores, one rx/tx queue pair each, 1..${MAX_WORKERS} (default 2)\n` +
+      "  --duration S  stop after S seconds (≥ 0; default 0: until Ctrl-C)\n" +
+      `  --burst N     packets per burst, 1..${MAX_BURST} (default 32)\n` +
+      "default EAL args: --lcores=0@0,1@1,... (one lcore per worker, and the main one) " +
+      `${DEFAULT_EAL.join(" ")}`,
+  );
   const { eal, app } = splitArgs(Deno.args);
-  const { values: opts } = parseArgs({
-    args: app,
-    options: {
-      workers: { type: "string", default: "2" },
-      duration: { type: "string", default: "0" },
-      burst: { type: "string", default: "32" },
-      "fail-after": { type: "string", default: "0" },
-    },
+  const opts = cli.parse(app, {
+    workers: integer(1, MAX_WORKERS, { default: 2 }),
+    duration: seconds({ note: "0: until Ctrl-C" }),
+    burst: integer(1, MAX_BURST, { default: 32 }),
+    "fail-after": integer(0, Number.MAX_SAFE_INTEGER, { default: 0 }), // test hook
   });
-  const workers = Number(opts.workers);
+  const workers = opts.workers;
   const cpus = navigator.hardwareConcurrency;
   const lcores = [
     "0@0",
     ...Array.from({ length: workers }, (_, i) => `${i + 1}@${(i + 1) % cpus}`),
   ];
-  const defaults = [
-    `--lcores=${lcores.join(",")}`,
-    "--no-huge",
-    "-m",
-    "512",
-    "--no-pci",
-    "--no-shconf",
-    "--log-level=notice",
-    "--vdev=net_null0",
-    "--vdev=net_null1",
-  ];
-  Eal.init(eal.length > 0 ? eal : defaults);
-  if (Port.list().length < 2) throw new Error("mqfwd needs two ports");
+  try {
+    Eal.init(eal.length > 0 ? eal : [`--lcores=${lcores.join(",")}`, ...DEFAULT_EAL]);
+  } catch (e) {
+    cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
+  }
+  // One worker lcore per queue, two ports with that many queues.
+  const have = LcoreWorker.workerLcores().length + 1;
+  if (have < workers + 1) {
+    cli.fail(
+      `needs ${workers + 1} lcores for --workers ${workers} (have ${have}): ` +
+        `pass -l 0-${workers} (or --lcores=${lcores.join(",")} to share CPUs) or --workers ${
+          have - 1 || 1
+        }`,
+    );
+  }
+  const found = Port.list();
+  if (found.length < 2) {
+    cli.fail(
+      `needs two ports (found ${found.length}): ` +
+        "add --vdev=net_null0 --vdev=net_null1, or --allow two NICs",
+    );
+  }
+  for (const id of [0, 1]) {
+    const caps = Port.capabilities(id);
+    const most = Math.min(caps.maxRxQueues, caps.maxTxQueues);
+    if (most < workers) {
+      cli.fail(`--workers ${workers}: port ${id} has at most ${most} rx/tx queues`);
+    }
+  }
 
   const pool = Mempool.create({ name: "mqfwd", size: NUM_MBUFS * 2 * workers });
   const ports = [0, 1].map((id) => {
@@ -108,7 +143,19 @@ if (inWorker()) {
     });
   });
   const inUseAtStart = pool.inUse;
-  const stop = StopSignal.trap();
+  // Ctrl-C and SIGTERM: this thread waits on timers while the workers poll, so Deno's own
+  // signal listeners run here (StopSignal is for loops that never yield). A second signal of
+  // the same kind, once its listener is gone, ends the process the default way.
+  let signal: Deno.Signal | undefined;
+  const onSignal = (name: Deno.Signal) => {
+    const listener = () => {
+      signal ??= name;
+      Deno.removeSignalListener(name, listener);
+    };
+    Deno.addSignalListener(name, listener);
+  };
+  onSignal("SIGINT");
+  onSignal("SIGTERM");
 
   const running = await Promise.all(
     Array.from(
@@ -120,8 +167,8 @@ if (inWorker()) {
             data: {
               queue,
               ports: [0, 1],
-              burst: Number(opts.burst),
-              failAfter: queue === 0 ? Number(opts["fail-after"]) : 0,
+              burst: opts.burst,
+              failAfter: queue === 0 ? opts["fail-after"] : 0,
             } satisfies Job,
             pools: [pool],
           },
@@ -137,11 +184,11 @@ if (inWorker()) {
   for (const w of running) w.done.catch((e) => failure ??= e);
   const finished = Promise.allSettled(running.map((w) => w.done));
   const start = performance.now();
-  const duration = Number(opts.duration) * 1000;
+  const duration = opts.duration * 1000;
   let last = running.map((w) => w.counters[RX]);
   let lastTime = start;
   while (
-    !stop.requested && failure === undefined &&
+    signal === undefined && failure === undefined &&
     (duration === 0 || performance.now() - start < duration)
   ) {
     await new Promise((r) => setTimeout(r, 100));
@@ -160,10 +207,10 @@ if (inWorker()) {
   // Stop every worker and wait for all of them, failed or not, before closing ports.
   for (const w of running) w.stop();
   await finished;
-  const seconds = (performance.now() - start) / 1000;
+  const elapsed = (performance.now() - start) / 1000;
   console.log(
-    `\n${failure ? "Stopped by a worker's error" : stop.signal ?? "Done"} after ${
-      seconds.toFixed(1)
+    `\n${failure ? "Stopped by a worker's error" : signal ? `${signal} received` : "Done"} after ${
+      elapsed.toFixed(1)
     } s.`,
   );
   let total = 0;
@@ -173,7 +220,7 @@ if (inWorker()) {
       `  queue ${i} (lcore ${w.lcore}): received ${w.counters[RX]} sent ${w.counters[TX]}`,
     );
   });
-  console.log(`  total: ${total} packets, ${(total / seconds / 1e6).toFixed(2)} Mpps`);
+  console.log(`  total: ${total} packets, ${(total / elapsed / 1e6).toFixed(2)} Mpps`);
   for (const p of ports) p.close();
   console.log(`  mbufs in use: ${pool.inUse} (at start ${inUseAtStart})`);
   Eal.cleanup();

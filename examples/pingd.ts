@@ -16,11 +16,11 @@
  * `--iface veth0` attaches to an existing kernel interface through
  * net_af_packet instead (e.g. the host end of a veth whose peer sits in a
  * network namespace). On a real NIC, pass DPDK's arguments: `-l 0 --allow 0000:00:06.0`.
- * Counters every second; a summary at the end or on Ctrl-C.
+ * Counters every second; a summary at the end, or on Ctrl-C or SIGTERM (exit 0).
+ * A mistake on the command line exits 2 with one line naming the option.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { Eal, Mempool, PacketBatch, Port, splitArgs, StopSignal } from "../mod.ts";
 import {
   ArpOperation,
@@ -40,6 +40,7 @@ import {
   parseIpv6,
   ParseStatus,
 } from "../net/mod.ts";
+import { Cli, ifaceName, interfaceProblem, ipv4, ipv6, repeated, seconds } from "./_cli.ts";
 
 const NUM_MBUFS = 8191;
 const MBUF_CACHE_SIZE = 250;
@@ -51,41 +52,51 @@ const NA_LENGTH = 32; // neighbour advertisement: 24 bytes + target link-layer a
 const DEFAULT_EAL = ["-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf"];
 const DEFAULT_TAP = "--vdev=net_tap0,iface=dtap0";
 
+// The application's own options, all checked before the EAL starts.
+const cli = new Cli(
+  "pingd",
+  "usage: pingd.ts [EAL args] -- --ip A.B.C.D [--ip ...] [--ip6 X:Y::Z ...] [--iface IFACE]\n" +
+    "                [--duration S] [--stats-interval S]\n" +
+    "  --ip, --ip6         addresses to answer for (at least one)\n" +
+    "  --iface IFACE       answer on a kernel interface through net_af_packet\n" +
+    "  --duration S        stop after S seconds (≥ 0; default 0: until Ctrl-C)\n" +
+    "  --stats-interval S  seconds between live counters (≥ 0; default 1; 0: none)\n" +
+    `default EAL args: ${DEFAULT_EAL.join(" ")} ${DEFAULT_TAP}`,
+);
 const { eal, app } = splitArgs(Deno.args);
-const { values: opts } = parseArgs({
-  args: app,
-  options: {
-    ip: { type: "string", multiple: true, default: [] }, // IPv4 addresses to answer for
-    ip6: { type: "string", multiple: true, default: [] }, // IPv6 addresses to answer for
-    iface: { type: "string" }, // kernel interface to attach with net_af_packet
-    duration: { type: "string", default: "0" }, // seconds; 0 = until Ctrl-C
-    "stats-interval": { type: "string", default: "1" }, // seconds; 0 = no live counters
-    help: { type: "boolean", short: "h" },
-  },
+const opts = cli.parse(app, {
+  ip: repeated(ipv4()), // IPv4 addresses to answer for
+  ip6: repeated(ipv6()), // IPv6 addresses to answer for
+  iface: ifaceName(), // kernel interface to attach with net_af_packet
+  duration: seconds({ note: "0: until Ctrl-C" }),
+  "stats-interval": seconds({ default: 1, note: "0: none" }),
 });
-if (opts.help || (opts.ip.length === 0 && opts.ip6.length === 0)) {
-  console.log(
-    "usage: pingd.ts [EAL args] -- --ip A.B.C.D [--ip ...] [--ip6 X:Y::Z ...] [--iface IFACE]\n" +
-      "                [--duration S] [--stats-interval S]\n" +
-      `default EAL args: ${DEFAULT_EAL.join(" ")} ${DEFAULT_TAP}`,
-  );
-  Deno.exit(opts.help ? 0 : 1);
+if (opts.ip.length === 0 && opts.ip6.length === 0) {
+  cli.usageError("give at least one address to answer for: --ip A.B.C.D or --ip6 X:Y::Z");
 }
 const ipv4s = opts.ip.map(parseIpv4);
 const ipv6s = opts.ip6.map(parseIpv6);
-const duration = Number(opts.duration);
-const interval = Number(opts["stats-interval"]);
+const { duration, "stats-interval": interval } = opts;
 
 // Initialise the EAL: the user's arguments, or a TAP device; --iface adds an af_packet port.
 const ealArgs = eal.length > 0 ? eal : [...DEFAULT_EAL, ...(opts.iface ? [] : [DEFAULT_TAP])];
 if (opts.iface) ealArgs.push(`--vdev=net_af_packet0,iface=${opts.iface}`);
-Eal.init(ealArgs);
+try {
+  Eal.init(ealArgs);
+} catch (e) {
+  cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
+}
 
 const ports = Port.list();
+if (opts.iface !== undefined && !ports.some((p) => p.name === "net_af_packet0")) {
+  cli.fail(`--iface ${opts.iface}: ${interfaceProblem(opts.iface, "net_af_packet")}`);
+}
 if (ports.length === 0) {
-  console.error("Error: no ports (add --vdev=..., --iface IFACE, or bind a NIC)");
-  Eal.cleanup();
-  Deno.exit(1);
+  cli.fail(
+    eal.length > 0
+      ? "no ports: add --vdev=... or --allow a NIC to the EAL arguments, or use --iface IFACE"
+      : `no ports: net_tap could not create dtap0; DPDK's log above says why (it needs root)`,
+  );
 }
 
 const pool = Mempool.create({

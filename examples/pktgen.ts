@@ -17,18 +17,30 @@
  * With no EAL arguments it sends to a `net_null` port (no NIC, no hugepages),
  * which swallows everything: a measure of the generator itself. `--iface veth0`
  * sends through net_af_packet on an existing kernel interface instead.
- * Rates every second; a summary at the end or on Ctrl-C.
+ * Rates every second; a summary at the end, or on Ctrl-C or SIGTERM (exit 0).
+ * A mistake on the command line exits 2 with one line naming the option.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { Eal, Mempool, PacketBatch, Port, splitArgs, StopSignal } from "../mod.ts";
 import { macToNumber, parseIpv4, type UdpFrameFields, writeUdpFrame } from "../net/mod.ts";
+import {
+  Cli,
+  ifaceName,
+  integer,
+  interfaceProblem,
+  mac,
+  number,
+  portId,
+  seconds,
+  value,
+} from "./_cli.ts";
 
 const NUM_MBUFS = 8191;
 const MBUF_CACHE_SIZE = 250;
 const RX_RING_SIZE = 1024;
 const TX_RING_SIZE = 1024;
+const MAX_BURST = 1024; // the most packets one burst moves
 const HEADERS = 14 + 20 + 8; // Ethernet, IPv4, UDP
 const FCS = 4;
 const MIN_SIZE = 64;
@@ -37,72 +49,105 @@ const PAYLOAD_TEXT = " deno-dpdk pktgen";
 const DEFAULT_EAL = ["-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf"];
 const DEFAULT_VDEV = "--vdev=net_null0";
 
-const { eal, app } = splitArgs(Deno.args);
-const { values: opts } = parseArgs({
-  args: app,
-  options: {
-    rate: { type: "string", default: "0" }, // packets per second; 0 = as fast as possible
-    src: { type: "string", default: "10.0.0.1" }, // IPv4 address or range a-b
-    dst: { type: "string", default: "10.0.0.2" },
-    "src-port": { type: "string", default: "1234" }, // port or range a-b
-    "dst-port": { type: "string", default: "5000" },
-    size: { type: "string", default: "64" }, // frame sizes with FCS, comma-separated
-    count: { type: "string", default: "0" }, // packets to send; 0 = no limit
-    duration: { type: "string", default: "0" }, // seconds; 0 = until Ctrl-C
-    "dst-mac": { type: "string", default: "ff:ff:ff:ff:ff:ff" },
-    "src-mac": { type: "string" }, // default: the port's MAC
-    "tx-port": { type: "string", default: "0" },
-    burst: { type: "string", default: "32" },
-    iface: { type: "string" }, // kernel interface to send on with net_af_packet
-    "stats-interval": { type: "string", default: "1" }, // seconds; 0 = no live rates
-    help: { type: "boolean", short: "h" },
-  },
-});
-if (opts.help) {
-  console.log(
-    "usage: pktgen.ts [EAL args] -- [--rate PPS] [--src A[-B]] [--dst A[-B]] [--src-port P[-Q]]\n" +
-      "                 [--dst-port P[-Q]] [--size 64[,N...]] [--count N] [--duration S]\n" +
-      "                 [--dst-mac MAC] [--src-mac MAC] [--tx-port N] [--burst N] [--iface IFACE]\n" +
-      `default EAL args: ${DEFAULT_EAL.join(" ")} ${DEFAULT_VDEV}`,
-  );
-  Deno.exit(0);
+/** "a-b" (or "a") → first value, number of values, the text; undefined if malformed. */
+function range(text: string, parse: (s: string) => number | undefined) {
+  const parts = text.split("-");
+  if (parts.length > 2) return undefined;
+  const first = parse(parts[0]), last = parse(parts[1] ?? parts[0]);
+  if (first === undefined || last === undefined) return undefined;
+  if (last < first) throw new Error("the range is empty");
+  return { first, count: last - first + 1, text };
 }
-
-/** "a-b" (or "a") → first value and number of values. */
-function range(text: string, parse: (s: string) => number, what: string) {
-  const [a, b = a] = text.split("-");
-  const first = parse(a), last = parse(b);
-  if (!(last >= first)) throw new RangeError(`--${what} ${text}: the range is empty`);
-  return { first, count: last - first + 1 };
-}
-function portNumber(s: string): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RangeError(`bad UDP port ${s}`);
-  return n;
-}
-const srcIps = range(opts.src, parseIpv4, "src");
-const dstIps = range(opts.dst, parseIpv4, "dst");
-const srcPorts = range(opts["src-port"], portNumber, "src-port");
-const dstPorts = range(opts["dst-port"], portNumber, "dst-port");
-const sizes = opts.size.split(",").map(Number);
-for (const size of sizes) {
-  if (!Number.isInteger(size) || size < MIN_SIZE || size > MAX_SIZE) {
-    throw new RangeError(`--size ${size}: frame sizes go from ${MIN_SIZE} to ${MAX_SIZE}`);
+function ipv4OrUndefined(s: string): number | undefined {
+  try {
+    return parseIpv4(s);
+  } catch {
+    return undefined;
   }
 }
-const rate = Number(opts.rate);
-const maxCount = Number(opts.count);
-const duration = Number(opts.duration);
-const burstSize = Number(opts.burst);
-const interval = Number(opts["stats-interval"]);
+function udpPort(s: string): number | undefined {
+  const n = Number(s);
+  return /^\d{1,5}$/.test(s) && n <= 65535 ? n : undefined;
+}
+
+// The application's own options, all checked before the EAL starts.
+const cli = new Cli(
+  "pktgen",
+  "usage: pktgen.ts [EAL args] -- [--rate PPS] [--src A[-B]] [--dst A[-B]] [--src-port P[-Q]]\n" +
+    "                 [--dst-port P[-Q]] [--size 64[,N...]] [--count N] [--duration S]\n" +
+    "                 [--dst-mac MAC] [--src-mac MAC] [--tx-port N] [--burst N] [--iface IFACE]\n" +
+    "                 [--stats-interval S]\n" +
+    "  --rate PPS          packets per second, a number ≥ 0 (default 0: as fast as possible)\n" +
+    "  --src, --dst        IPv4 address or range A-B (default 10.0.0.1, 10.0.0.2)\n" +
+    "  --src-port, --dst-port  UDP port or range P-Q in 0..65535 (default 1234, 5000)\n" +
+    `  --size N[,N...]     frame sizes with FCS, ${MIN_SIZE}..${MAX_SIZE} (default 64)\n` +
+    "  --count N           stop after N packets, an integer ≥ 1 (default: no limit)\n" +
+    "  --duration S        stop after S seconds (≥ 0; default 0: until Ctrl-C)\n" +
+    "  --dst-mac, --src-mac  MAC addresses (default ff:ff:ff:ff:ff:ff, the port's MAC)\n" +
+    "  --tx-port N         port id (default 0, or the --iface port)\n" +
+    `  --burst N           packets per burst, 1..${MAX_BURST} (default 32)\n` +
+    "  --iface IFACE       send on a kernel interface through net_af_packet\n" +
+    "  --stats-interval S  seconds between live rates (≥ 0; default 1; 0: none)\n" +
+    `default EAL args: ${DEFAULT_EAL.join(" ")} ${DEFAULT_VDEV}`,
+);
+const { eal, app } = splitArgs(Deno.args);
+const ipRange = (fallback: string) =>
+  value("an IPv4 address or range A-B like 10.0.0.1-10.0.0.20", (t) => range(t, ipv4OrUndefined), {
+    default: range(fallback, ipv4OrUndefined)!,
+  });
+const portRange = (fallback: number) =>
+  value("a UDP port or range P-Q in 0..65535 like 5000-5009", (t) => range(t, udpPort), {
+    default: range(String(fallback), udpPort)!,
+  });
+const opts = cli.parse(app, {
+  rate: number(0, Infinity, { unit: "packets per second", default: 0 }), // 0: as fast as possible
+  src: ipRange("10.0.0.1"),
+  dst: ipRange("10.0.0.2"),
+  "src-port": portRange(1234),
+  "dst-port": portRange(5000),
+  size: value(`frame sizes with FCS in ${MIN_SIZE}..${MAX_SIZE}, comma-separated`, (t) => {
+    const sizes = t.split(",").map((n) => /^\d{2,4}$/.test(n) ? Number(n) : NaN);
+    return sizes.every((n) => n >= MIN_SIZE && n <= MAX_SIZE) ? sizes : undefined;
+  }, { default: [MIN_SIZE] }),
+  count: integer(1, Number.MAX_SAFE_INTEGER), // default: no limit
+  duration: seconds({ note: "0: until Ctrl-C" }),
+  "dst-mac": mac({ default: "ff:ff:ff:ff:ff:ff" }),
+  "src-mac": mac(), // default: the port's MAC
+  "tx-port": portId(), // default: 0, or the --iface port
+  burst: integer(1, MAX_BURST, { default: 32 }),
+  iface: ifaceName(), // kernel interface to send on with net_af_packet
+  "stats-interval": seconds({ default: 1, note: "0: none" }),
+});
+const { rate, size: sizes, duration, burst: burstSize, "stats-interval": interval } = opts;
+const srcIps = opts.src, dstIps = opts.dst;
+const srcPorts = opts["src-port"], dstPorts = opts["dst-port"];
+const maxCount = opts.count ?? 0; // 0: no limit
 
 // Initialise the EAL: the user's arguments, or a net_null port; --iface adds an af_packet port.
 const ealArgs = eal.length > 0 ? eal : [...DEFAULT_EAL, ...(opts.iface ? [] : [DEFAULT_VDEV])];
 if (opts.iface) ealArgs.push(`--vdev=net_af_packet0,iface=${opts.iface}`);
-Eal.init(ealArgs);
+try {
+  Eal.init(ealArgs);
+} catch (e) {
+  cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
+}
+// The port to send on must exist: the --iface port, or --tx-port.
+const ports = Port.list();
+const ifacePort = ports.find((p) => p.name === "net_af_packet0");
+if (opts.iface !== undefined && ifacePort === undefined) {
+  cli.fail(`--iface ${opts.iface}: ${interfaceProblem(opts.iface, "net_af_packet")}`);
+}
+const txPort = opts["tx-port"] ?? ifacePort?.id ?? 0;
+if (!ports.some((p) => p.id === txPort)) {
+  cli.fail(
+    `--tx-port ${txPort}: port ${txPort} does not exist (ports: ${
+      ports.map((p) => p.id).join(", ") || "none"
+    })`,
+  );
+}
 
 const pool = Mempool.create({ name: "MBUF_POOL", size: NUM_MBUFS, cacheSize: MBUF_CACHE_SIZE });
-const port = Port.open(Number(opts["tx-port"]), {
+const port = Port.open(txPort, {
   pool,
   rxDescriptors: RX_RING_SIZE,
   txDescriptors: TX_RING_SIZE,
@@ -151,7 +196,7 @@ function writePacket(batch: PacketBatch, i: number, k: number): void {
 }
 
 console.log(
-  `\nSending UDP ${opts.src}:${opts["src-port"]} -> ${opts.dst}:${opts["dst-port"]}, ` +
+  `\nSending UDP ${srcIps.text}:${srcPorts.text} -> ${dstIps.text}:${dstPorts.text}, ` +
     `sizes ${sizes.join(",")}, ` + (rate > 0 ? `${rate} pps` : "as fast as possible") +
     (maxCount > 0 ? `, ${maxCount} packets` : "") + (duration > 0 ? `, for ${duration} s` : "") +
     ". [Ctrl+C to quit]",

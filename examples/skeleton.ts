@@ -2,22 +2,25 @@
  * A step-by-step port of DPDK's examples/skeleton/basicfwd.c: forwards every
  * packet received on port 0 to port 1 and back, 2 to 3 and back, and so on.
  *
- *   deno run --allow-ffi --allow-read --allow-env examples/skeleton.ts [EAL args] -- [--duration S]
+ *   deno run --allow-ffi --allow-read --allow-env examples/skeleton.ts [EAL args] -- \
+ *     [--duration S] [--burst N] [--stats-interval S]
  *
  * With no EAL arguments it runs on two `net_null` virtual ports (no NIC, no
  * hugepages), which produce and swallow packets endlessly. On a real machine,
  * pass DPDK's arguments unchanged, e.g. `-l 0-1 --allow 0000:00:06.0 --allow 0000:00:07.0`.
- * Live packets/s per port every second; a summary at the end or on Ctrl-C.
+ * Live packets/s per port every second; a summary at the end, or on Ctrl-C
+ * or SIGTERM (exit 0). A mistake on the command line exits 2 with one line.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { Eal, Lcore, Mempool, PacketBatch, Port, splitArgs, StopSignal } from "../mod.ts";
+import { Cli, integer, seconds } from "./_cli.ts";
 
 const NUM_MBUFS = 8191;
 const MBUF_CACHE_SIZE = 250;
 const RX_RING_SIZE = 1024;
 const TX_RING_SIZE = 1024;
+const MAX_BURST = 1024; // the most packets one rx burst returns
 const DEFAULT_EAL = [
   "-l",
   "0",
@@ -31,36 +34,37 @@ const DEFAULT_EAL = [
   "--log-level=notice",
 ];
 
+// The application's own options, all checked before the EAL starts.
+const cli = new Cli(
+  "skeleton",
+  "usage: skeleton.ts [EAL args] -- [--duration S] [--burst N] [--stats-interval S]\n" +
+    "  --duration S        stop after S seconds (≥ 0; default 0: until Ctrl-C)\n" +
+    `  --burst N           packets per burst, 1..${MAX_BURST} (default 32)\n` +
+    "  --stats-interval S  seconds between live rates (≥ 0; default 1; 0: none)\n" +
+    `default EAL args: ${DEFAULT_EAL.join(" ")}`,
+);
 const { eal, app } = splitArgs(Deno.args);
-const { values: opts } = parseArgs({
-  args: app,
-  options: {
-    duration: { type: "string", default: "0" }, // seconds; 0 = until Ctrl-C
-    burst: { type: "string", default: "32" },
-    "stats-interval": { type: "string", default: "1" },
-    help: { type: "boolean", short: "h" },
-  },
+const opts = cli.parse(app, {
+  duration: seconds({ note: "0: until Ctrl-C" }),
+  burst: integer(1, MAX_BURST, { default: 32 }),
+  "stats-interval": seconds({ default: 1, note: "0: none" }),
 });
-if (opts.help) {
-  console.log(
-    "usage: skeleton.ts [EAL args] -- [--duration S] [--burst N] [--stats-interval S]\n" +
-      `default EAL args: ${DEFAULT_EAL.join(" ")}`,
-  );
-  Deno.exit(0);
-}
-const duration = Number(opts.duration);
-const burstSize = Number(opts.burst);
-const interval = Number(opts["stats-interval"]);
+const { duration, burst: burstSize, "stats-interval": interval } = opts;
 
 // Initialise the Environment Abstraction Layer (EAL).
-Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
+try {
+  Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
+} catch (e) {
+  cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
+}
 
 // Check that there is an even number of ports to send/receive on.
 const ports = Port.list();
 if (ports.length < 2 || ports.length % 2 !== 0) {
-  console.error(`Error: number of ports must be even and at least 2 (found ${ports.length})`);
-  Eal.cleanup();
-  Deno.exit(1);
+  cli.fail(
+    `the number of ports must be even and at least 2, found ${ports.length}: ` +
+      "give two --vdev (e.g. --vdev=net_null0 --vdev=net_null1) or --allow two NICs",
+  );
 }
 
 // Create a new mempool in memory to hold the mbufs.
@@ -122,7 +126,7 @@ for (let iter = 0; !stop.requested; iter++) {
   }
   if ((iter & 1023) === 0) {
     const now = performance.now();
-    if (now - lastPrint >= interval * 1000) printRates(now);
+    if (interval > 0 && now - lastPrint >= interval * 1000) printRates(now);
     if (duration > 0 && now - start >= duration * 1000) break;
   }
 }
