@@ -69,7 +69,7 @@ const opts = cli.parse(app, {
   proto: choice(PROTOCOLS), // ICMP means ICMP and ICMPv6
   host: ipAddress(), // as source or destination
   port: portNumber(), // UDP/TCP port, as source or destination
-  count: integer(1, Number.MAX_SAFE_INTEGER, { short: "c" }), // default: no limit
+  count: integer(1, Infinity, { short: "c" }), // default: no limit
   duration: seconds({ note: "0: until Ctrl-C" }),
   snaplen: integer(1, MAX_SNAPLEN, { default: 65535 }),
   iface: ifaceName(), // kernel interface to attach with net_af_packet

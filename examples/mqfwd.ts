@@ -92,7 +92,7 @@ if (inWorker()) {
     workers: integer(1, MAX_WORKERS, { default: 2 }),
     duration: seconds({ note: "0: until Ctrl-C" }),
     burst: integer(1, MAX_BURST, { default: 32 }),
-    "fail-after": integer(0, Number.MAX_SAFE_INTEGER, { default: 0 }), // test hook
+    "fail-after": integer(0, Infinity, { default: 0 }), // test hook
   });
   const workers = opts.workers;
   const cpus = navigator.hardwareConcurrency;

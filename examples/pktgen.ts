@@ -109,7 +109,7 @@ const opts = cli.parse(app, {
     const sizes = t.split(",").map((n) => /^\d{2,4}$/.test(n) ? Number(n) : NaN);
     return sizes.every((n) => n >= MIN_SIZE && n <= MAX_SIZE) ? sizes : undefined;
   }, { default: [MIN_SIZE] }),
-  count: integer(1, Number.MAX_SAFE_INTEGER), // default: no limit
+  count: integer(1, Infinity), // default: no limit
   duration: seconds({ note: "0: until Ctrl-C" }),
   "dst-mac": mac({ default: "ff:ff:ff:ff:ff:ff" }),
   "src-mac": mac(), // default: the port's MAC
