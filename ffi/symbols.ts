@@ -257,6 +257,11 @@ export const symbols = {
   },
 
   // ports
+  dd_link_watch: {
+    parameters: ["u16", /* uint16_t port */ "u32" /* uint32_t on */],
+    result: "void",
+  },
+  dd_link_states: { parameters: [], result: "pointer" }, // volatile uint8_t *(void)
   dd_queue_claim: {
     parameters: ["u16", /* uint16_t port */ "u16", /* uint16_t queue */ "u32" /* uint32_t tx */],
     result: "i32",

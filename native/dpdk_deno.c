@@ -727,10 +727,51 @@ static uint32_t rx_stashed(uint16_t port, uint16_t queue, struct dd_batch *b)
 	return n;
 }
 
+/* --------------------------------------------------------------- link watch */
+
+/*
+ * Ports whose peer can vanish under a burst (net_memif: the peer process
+ * leaving unmaps the shared rings from the control thread). For them every
+ * burst first checks the link and touches no queue while it is down, which
+ * keeps the bursts out of the teardown (DPDK 22.11's memif PMD was seen to
+ * crash when a peer quit mid-traffic). dd_link_state[port] is what the last
+ * burst saw: 1 up, 0 down; TypeScript maps it to tell a send loop why it
+ * sends nothing.
+ */
+static uint8_t dd_link_watched[RTE_MAX_ETHPORTS];
+static volatile uint8_t dd_link_state[RTE_MAX_ETHPORTS];
+
+DD_EXPORT volatile uint8_t *dd_link_states(void) { return dd_link_state; }
+
+static inline int link_down(uint16_t port)
+{
+	struct rte_eth_link link;
+
+	if (likely(!dd_link_watched[port]))
+		return 0;
+	if (rte_eth_link_get_nowait(port, &link) < 0 || link.link_status == RTE_ETH_LINK_DOWN) {
+		dd_link_state[port] = 0;
+		return 1;
+	}
+	dd_link_state[port] = 1;
+	return 0;
+}
+
+/* Starts (or stops) checking the link before every burst on `port`; fills its state now. */
+DD_EXPORT void dd_link_watch(uint16_t port, uint32_t on)
+{
+	dd_link_watched[port] = on != 0;
+	if (on)
+		link_down(port);
+}
+
 /* Appends up to cap - count received packets (mbuf pointers only); returns how many arrived. */
 DD_EXPORT uint32_t dd_rx_burst(uint16_t port, uint16_t queue, struct dd_batch *b)
 {
 	uint32_t room = b->cap - b->count, n;
+
+	if (unlikely(link_down(port)))
+		return 0;
 
 	if (likely(room >= DD_RX_MIN_BURST &&
 		   __atomic_load_n(&dd_stash_held[port], __ATOMIC_RELAXED) == 0))
@@ -855,7 +896,7 @@ DD_EXPORT int dd_tx_burst(uint16_t port, uint16_t queue, struct dd_batch *b, uin
 			return ret;
 	}
 	total = b->count;
-	while (n < total) {
+	while (n < total && !link_down(port)) {
 		uint16_t chunk = total - n > UINT16_MAX ? UINT16_MAX : (uint16_t)(total - n);
 		uint16_t sent = rte_eth_tx_burst(port, queue, m + n, chunk);
 		n += sent;
@@ -1037,6 +1078,7 @@ DD_EXPORT int dd_port_stop(uint16_t port)
 DD_EXPORT int dd_port_close(uint16_t port)
 {
 	dd_port_started[port] = 0;
+	dd_link_watched[port] = 0;
 	stash_free(port);
 	owners_free(port);
 	dd_port_txoff[port] = 0;

