@@ -8,7 +8,7 @@ import { library } from "../ffi/library.ts";
 import { ConfField, InfoField, LinkField, SizeKey, StatsField } from "../ffi/symbols.ts";
 import type { PacketBatch } from "./burst.ts";
 import { cstring, fromCString } from "./cstring.ts";
-import { onCleanup, requireEal } from "./eal.ts";
+import { Eal, onCleanup, requireEal } from "./eal.ts";
 import { check, DpdkError, throwRteErrno } from "./errors.ts";
 import type { Mempool } from "./mempool.ts";
 import { Lcore } from "./lcore.ts";
@@ -622,7 +622,21 @@ export class Port {
     this.#open("start");
     this.#requireOwner("start");
     if (this.#state === STATE_STARTED) return;
-    check("rte_eth_dev_start", library().symbols.dd_port_start(this.#id), `port ${this.#id}`);
+    const ret = library().symbols.dd_port_start(this.#id);
+    if (ret < 0 && this.#driver === "net_memif") {
+      // A memif client fails to start with EPERM when no server listens on its socket.
+      const args = deviceArgs(this.#name);
+      const socket = /(?:^|,)socket=([^,]+)/.exec(args)?.[1] ?? "/run/memif.sock";
+      const abstract = !/(?:^|,)socket-abstract=(no|0|false)/.test(args);
+      throw DpdkError.fromErrno(
+        "rte_eth_dev_start",
+        ret,
+        `port ${this.#id} (${this.#name}): the memif peer could not be reached on socket ` +
+          `${socket}${abstract ? " (abstract: in this network namespace)" : ""}; ` +
+          `start the memif server first, or make this side the server (role=server)`,
+      );
+    }
+    check("rte_eth_dev_start", ret, `port ${this.#id}`);
     this.#state = STATE_STARTED;
   }
 
@@ -663,7 +677,10 @@ export class Port {
     return link;
   }
 
-  /** Basic counters (`rte_eth_stats_get`). */
+  /**
+   * Basic counters (`rte_eth_stats_get`). Some drivers reset them on a link
+   * event: `net_memif` does when its peer disconnects.
+   */
   stats(): PortStats {
     this.#open("read stats of");
     const w = this.#stats;
@@ -866,6 +883,25 @@ export class Port {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+const deviceArgsByName = new Map<string, string>();
+
+/** Records the arguments a virtual device was created with, for error messages (internal). */
+export function noteDeviceArgs(name: string, args: string): void {
+  deviceArgsByName.set(name, args);
+}
+
+/** A device's arguments: from VirtualDevice.create, or its `--vdev=` EAL argument. */
+function deviceArgs(name: string): string {
+  const noted = deviceArgsByName.get(name);
+  if (noted !== undefined) return noted;
+  const list = Eal.args;
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i] === "--vdev" ? list[i + 1] ?? "" : list[i].replace(/^--vdev=/, "");
+    if (a.startsWith(`${name},`)) return a.slice(name.length + 1);
+  }
+  return "";
 }
 
 /** The open {@linkcode Port} with this id, if any (internal, for vdev removal). */

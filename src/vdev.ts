@@ -7,7 +7,7 @@ import { library } from "../ffi/library.ts";
 import { cstring } from "./cstring.ts";
 import { requireEal } from "./eal.ts";
 import { check, DpdkError } from "./errors.ts";
-import { openPort } from "./port.ts";
+import { noteDeviceArgs, openPort } from "./port.ts";
 
 /** Device arguments: DPDK's `key=value,...` string, or an object of them. */
 export type VdevArgs = string | Record<string, string | number | boolean>;
@@ -121,6 +121,7 @@ export class VirtualDevice {
       s.dd_vdev_create(cstring(name), cstring(text)),
       `"${name}" with arguments "${text}" (bad arguments or name in use; DPDK's log says which)`,
     );
+    noteDeviceArgs(name, text);
     const port = s.dd_port_by_name(cstring(name));
     if (port < 0) {
       s.dd_vdev_remove(cstring(name));

@@ -71,6 +71,11 @@ Deno.test("misuse raises typed errors, never a crash", async (t) => {
       "DpdkError",
       /no virtual device driver for "net_doesnotexist0".*drivers here: .*net_null, net_pcap, net_ring, net_tap/,
     ],
+    [
+      "memif client without a server",
+      "DpdkError",
+      /memif peer could not be reached on socket \/tmp\/dd-no-such-memif\.sock; start the memif server/,
+    ],
     ["vdev on a missing interface", "DpdkError", /net_af_packet9: no network interface "nosuch0"/],
     [
       "vdev with bad arguments",

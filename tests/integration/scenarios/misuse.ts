@@ -84,6 +84,13 @@ await attempt(
   "vdev on a missing interface",
   () => VirtualDevice.create("net_af_packet9", { iface: "nosuch0" }),
 );
+const memif = VirtualDevice.create("net_memif5", {
+  role: "client",
+  socket: "/tmp/dd-no-such-memif.sock",
+  "socket-abstract": "no",
+});
+await attempt("memif client without a server", () => Port.open(memif.portId, { pool }));
+memif.remove();
 await attempt("vdev with bad arguments", () => VirtualDevice.create("net_ring9", "nodeaction=x"));
 await attempt("bad vdev name", () => VirtualDevice.create("bad name!"));
 
