@@ -23,6 +23,7 @@ import {
   Rss,
   runOnLcore,
   splitArgs,
+  StopSignal,
 } from "../mod.ts";
 import { Cli, integer, seconds } from "./_cli.ts";
 
@@ -143,19 +144,7 @@ if (inWorker()) {
     });
   });
   const inUseAtStart = pool.inUse;
-  // Ctrl-C and SIGTERM: this thread waits on timers while the workers poll, so Deno's own
-  // signal listeners run here (StopSignal is for loops that never yield). A second signal of
-  // the same kind, once its listener is gone, ends the process the default way.
-  let signal: Deno.Signal | undefined;
-  const onSignal = (name: Deno.Signal) => {
-    const listener = () => {
-      signal ??= name;
-      Deno.removeSignalListener(name, listener);
-    };
-    Deno.addSignalListener(name, listener);
-  };
-  onSignal("SIGINT");
-  onSignal("SIGTERM");
+  const stop = StopSignal.trap();
 
   const running = await Promise.all(
     Array.from(
@@ -188,7 +177,7 @@ if (inWorker()) {
   let last = running.map((w) => w.counters[RX]);
   let lastTime = start;
   while (
-    signal === undefined && failure === undefined &&
+    !stop.requested && failure === undefined &&
     (duration === 0 || performance.now() - start < duration)
   ) {
     await new Promise((r) => setTimeout(r, 100));
@@ -209,9 +198,9 @@ if (inWorker()) {
   await finished;
   const elapsed = (performance.now() - start) / 1000;
   console.log(
-    `\n${failure ? "Stopped by a worker's error" : signal ? `${signal} received` : "Done"} after ${
-      elapsed.toFixed(1)
-    } s.`,
+    `\n${
+      failure ? "Stopped by a worker's error" : stop.signal ? `${stop.signal} received` : "Done"
+    } after ${elapsed.toFixed(1)} s.`,
   );
   let total = 0;
   running.forEach((w, i) => {
