@@ -3,6 +3,7 @@
  * Build: cc -O3 -shared -fPIC dpdk_deno.c $(pkg-config --cflags --libs libdpdk)
  *        -lrte_bus_vdev -o libdpdk_deno.so
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <net/if.h>
 #include <fcntl.h>
@@ -44,6 +45,19 @@ _Static_assert(offsetof(struct dd_batch, offload) == DD_BATCH_OFFLOAD * 4, "batc
 _Static_assert(offsetof(struct dd_batch, tsc) == DD_BATCH_TSC * 4, "batch tsc words");
 _Static_assert(offsetof(struct dd_batch, foreign) == DD_BATCH_FOREIGN * 4, "batch foreign word");
 _Static_assert(offsetof(struct dd_batch, headroom_at) == DD_BATCH_BUF_AT * 4, "batch buffer word");
+
+/*
+ * The shim stays mapped until the process ends, whatever closes it: its
+ * signal handler can be called after Deno unloads the library at exit (Deno's
+ * own handler, installed for StopSignal's listener, chains to ours), and a
+ * handler in unmapped code crashed processes stopped by a signal as they exited.
+ */
+__attribute__((constructor)) static void dd_pin_self(void)
+{
+	Dl_info info;
+	if (dladdr((void *)dd_pin_self, &info) != 0 && info.dli_fname != NULL)
+		dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+}
 
 /* ---------------------------------------------------------------- versions */
 

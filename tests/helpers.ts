@@ -158,6 +158,8 @@ export interface Background {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** Sends `signal` (unless the program already ended) and waits for it to exit. */
   stop(signal?: Deno.Signal, timeoutMs?: number): Promise<ChildResult>;
+  /** Waits for a program that stops by itself to exit (killed after `timeoutMs`). */
+  exit(timeoutMs?: number): Promise<ChildResult>;
 }
 
 /** Starts a Deno program (a file under tests/ or examples/) and collects its output as it runs. */
@@ -194,23 +196,29 @@ export function startDeno(file: string, args: string[] = [], flags = ["--allow-a
           `--- stdout\n${out}\n--- stderr\n${err}`,
       );
     },
-    async stop(signal = "SIGINT", timeoutMs = 20_000) {
-      const kill = (sig: Deno.Signal) => {
-        try {
-          if (!exited) child.kill(sig);
-        } catch { /* already gone */ }
-      };
+    stop(signal = "SIGINT", timeoutMs = 20_000) {
       kill(signal);
-      const timer = setTimeout(() => kill("SIGKILL"), timeoutMs);
-      const [, , status] = await done;
-      clearTimeout(timer);
-      return {
-        code: status.code,
-        signal: status.signal,
-        stdout: out,
-        stderr: err,
-        result: undefined,
-      };
+      return finish(timeoutMs);
+    },
+    exit(timeoutMs = 20_000) {
+      return finish(timeoutMs);
     },
   };
+  function kill(sig: Deno.Signal): void {
+    try {
+      if (!exited) child.kill(sig);
+    } catch { /* already gone */ }
+  }
+  async function finish(timeoutMs: number): Promise<ChildResult> {
+    const timer = setTimeout(() => kill("SIGKILL"), timeoutMs);
+    const [, , status] = await done;
+    clearTimeout(timer);
+    return {
+      code: status.code,
+      signal: status.signal,
+      stdout: out,
+      stderr: err,
+      result: undefined,
+    };
+  }
 }
