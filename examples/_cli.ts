@@ -15,7 +15,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { DpdkError, Eal } from "../mod.ts";
+import { DpdkError, Eal, type LinkStatus, type Port } from "../mod.ts";
 import { parseIpv4, parseIpv6, parseMac } from "../net/mod.ts";
 
 /** Exit code for a mistake on the command line (as getopt-based tools use). */
@@ -315,6 +315,29 @@ export function interfaceProblem(name: string, driver: string): string {
   }
   if (!names.includes(name)) return `no interface ${name} (interfaces: ${names.join(", ")})`;
   return `${driver} could not attach to ${name}; DPDK's log above says why (it needs root)`;
+}
+
+/** How long an example waits for its links before sending: what is sent before is lost. */
+export const LINK_WAIT_MS = 3000;
+
+/**
+ * Waits until each port's link is up (a memif peer connecting, a NIC negotiating), up to
+ * {@linkcode LINK_WAIT_MS}; a port still down is named on stderr and the example goes on.
+ * Returns each port's last link state.
+ */
+export async function waitForLinks(name: string, ports: Iterable<Port>): Promise<LinkStatus[]> {
+  const states: LinkStatus[] = [];
+  for (const port of ports) {
+    const link = await port.waitForLink(LINK_WAIT_MS);
+    if (!link.up) {
+      console.error(
+        `${name}: port ${port.id} (${port.name}) link is still down after ${LINK_WAIT_MS} ms: ` +
+          `is its peer connected? Going on; packets sent meanwhile are lost.`,
+      );
+    }
+    states.push(link);
+  }
+  return states;
 }
 
 /**

@@ -136,7 +136,7 @@ const writer = new PcapStreamWriter(file, {
 });
 
 const parser = new PacketParser();
-const counts = { rx: 0, captured: 0, filtered: 0 };
+const counts = { rx: 0, captured: 0, filtered: 0, frameBytes: 0 };
 
 function sameIpv6(data: Uint8Array, at: number, ip: Uint8Array): boolean {
   for (let j = 0; j < 16; j++) if (data[at + j] !== ip[j]) return false;
@@ -220,6 +220,7 @@ for (let iter = 0; !stop.requested && !done; iter++) {
         }
       }
       writer.addRange(data, at, length, now); // copied from the pool's memory, no allocation
+      counts.frameBytes += length;
       if (++counts.captured === maxCount) {
         done = true;
         break;
@@ -251,7 +252,10 @@ for (const port of opened) {
 console.log(
   `  received ${counts.rx}, captured ${counts.captured}, filtered out ${counts.filtered}`,
 );
-console.log(`  wrote ${writer.count} packets (${writer.bytes} bytes) to ${opts.out}`);
+console.log(
+  `  wrote ${writer.count} packets (${counts.frameBytes} bytes of frames; ` +
+    `a ${writer.bytes}-byte file) to ${opts.out}`,
+);
 for (const b of batches) b.close();
 console.log(`  mbufs in use: ${pool.inUse} (at start ${inUseAtStart})`);
 Eal.cleanup();

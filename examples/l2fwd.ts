@@ -21,7 +21,7 @@
  * @module
  */
 import { Eal, Lcore, Mempool, PacketBatch, Port, splitArgs, StopSignal } from "../mod.ts";
-import { Cli, flag, integer, seconds, value } from "./_cli.ts";
+import { Cli, flag, integer, seconds, value, waitForLinks } from "./_cli.ts";
 
 const MAX_PKT_BURST = 32;
 const MEMPOOL_CACHE_SIZE = 256;
@@ -130,8 +130,9 @@ for (const id of enabled) {
   opened.set(id, port);
 }
 console.log("Checking link status...done");
-for (const port of opened.values()) {
-  const link = port.link();
+const links = await waitForLinks("l2fwd", opened.values());
+for (const [k, port] of [...opened.values()].entries()) {
+  const link = links[k];
   console.log(
     link.up
       ? `Port ${port.id} Link up at ${link.speedMbps} Mbps ${link.fullDuplex ? "FDX" : "HDX"}`

@@ -34,6 +34,7 @@ import {
   portId,
   seconds,
   value,
+  waitForLinks,
 } from "./_cli.ts";
 
 const NUM_MBUFS = 8191;
@@ -153,6 +154,7 @@ const port = Port.open(txPort, {
   txDescriptors: TX_RING_SIZE,
 });
 console.log(`Port ${port.id} (${port.driver} ${port.name}) MAC: ${port.mac}`);
+await waitForLinks("pktgen", [port]); // what is sent before the link is up is lost
 const txBatch = new PacketBatch(pool, burstSize);
 const rxBatch = new PacketBatch(pool, burstSize);
 const stop = StopSignal.trap();

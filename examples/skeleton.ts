@@ -14,7 +14,7 @@
  * @module
  */
 import { Eal, Lcore, Mempool, PacketBatch, Port, splitArgs, StopSignal } from "../mod.ts";
-import { Cli, integer, seconds } from "./_cli.ts";
+import { Cli, integer, seconds, waitForLinks } from "./_cli.ts";
 
 const NUM_MBUFS = 8191;
 const MBUF_CACHE_SIZE = 250;
@@ -85,6 +85,9 @@ const opened = ports.map((info) => {
   console.log(`Port ${port.id} (${port.driver} ${port.name}) MAC: ${port.mac}`);
   return port;
 });
+
+// Wait for the links: what is sent before a link is up is lost.
+await waitForLinks("skeleton", opened);
 
 // One batch per port, reused for every burst: nothing is allocated in the loop.
 const batches = opened.map(() => new PacketBatch(pool, burstSize));

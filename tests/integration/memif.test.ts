@@ -2,7 +2,7 @@
 // gracefully mid-traffic, 20 times over. Our side must survive every disconnect (no SIGSEGV),
 // see the link go down and up each time, and keep no mbuf.
 import assert from "node:assert/strict";
-import { startDeno } from "../helpers.ts";
+import { runDeno, startDeno } from "../helpers.ts";
 
 const CYCLES = 20;
 
@@ -46,6 +46,24 @@ Deno.test("a memif peer quitting mid-traffic 20 times: no crash, link down/up se
     assert.equal(result.inUse, 0);
   } finally {
     await server.stop("SIGKILL").catch(() => {});
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("pktgen waits for its memif peer's link, and says so when none comes", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "dd-memif-" });
+  try {
+    const t0 = performance.now();
+    const r = await runDeno("examples/pktgen.ts", [
+      ...["-l", "0", "--no-huge", "-m", "256", "--no-pci", "--no-shconf"],
+      `--vdev=net_memif0,role=server,socket=${dir}/m.sock,socket-abstract=no`,
+      ...["--", "--duration", "1"],
+    ], { flags: ["--allow-ffi", "--allow-read", "--allow-env"] });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(performance.now() - t0 >= 3000, "it waited for the link");
+    assert.match(r.stderr, /pktgen: port 0 \(net_memif0\) link is still down after 3000 ms/);
+    assert.match(r.stdout, /sent 0 packets/); // nothing goes out while the link is down
+  } finally {
     Deno.removeSync(dir, { recursive: true });
   }
 });

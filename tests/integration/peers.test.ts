@@ -260,6 +260,16 @@ Deno.test({
         assert.equal(tshark.expert, "");
         assert.equal(tshark.statuses.length, 40); // IP and UDP of each packet
         assert.ok(tshark.statuses.every((s) => s === "1"), tshark.statuses.join(" "));
+        const lens = run("tshark", "-r", file, "-T", "fields", "-e", "frame.len").stdout.trim()
+          .split("\n").map(Number);
+        const bytes = Number(
+          r.stdout.match(/wrote 20 packets \((\d+) bytes of frames; a \d+-byte file\)/)?.[1],
+        );
+        assert.equal(
+          bytes,
+          lens.reduce((a, b) => a + b, 0),
+          "bytes counts the frames, not the file",
+        );
         const ports = run("tshark", "-r", file, "-T", "fields", "-e", "udp.dstport");
         assert.deepEqual([...new Set(ports.stdout.trim().split("\n"))], ["7000"]);
         assert.equal(readPcap(Deno.readFileSync(file)).records.length, 20);
