@@ -8,6 +8,7 @@
  * not change, and every offset reported must lie inside the frame.
  */
 import assert from "node:assert/strict";
+import { PARSER_RESULTS } from "./parser_results.ts";
 import {
   ArpView,
   buildArp,
@@ -195,34 +196,7 @@ function makeFrame(rand: () => number, seeds: Uint8Array[], out: Uint8Array): nu
   return len;
 }
 
-const PARSER_FIELDS = [
-  "status",
-  "dstMacOffset",
-  "srcMacOffset",
-  "vlanCount",
-  "vlanId0",
-  "vlanId1",
-  "etherType",
-  "l3Offset",
-  "ipVersion",
-  "l3Length",
-  "srcIpv4",
-  "dstIpv4",
-  "srcIpv6Offset",
-  "dstIpv6Offset",
-  "ttl",
-  "ipProtocol",
-  "isFragment",
-  "fragmentOffset",
-  "l4Offset",
-  "srcPort",
-  "dstPort",
-  "tcpFlags",
-  "icmpType",
-  "icmpCode",
-  "payloadOffset",
-  "payloadLength",
-] as const;
+const PARSER_FIELDS = PARSER_RESULTS;
 
 type ParserResults = { readonly [K in (typeof PARSER_FIELDS)[number]]: number | boolean };
 

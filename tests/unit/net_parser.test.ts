@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { PARSER_RESULTS } from "./parser_results.ts";
 import {
   buildArp,
   buildIcmpEcho,
@@ -387,34 +388,7 @@ Deno.test("PacketParser status codes", async (t) => {
 });
 
 /** Every public result of the parser, fields and getters. */
-const RESULTS = [
-  "status",
-  "dstMacOffset",
-  "srcMacOffset",
-  "vlanCount",
-  "vlanId0",
-  "vlanId1",
-  "etherType",
-  "l3Offset",
-  "ipVersion",
-  "l3Length",
-  "srcIpv4",
-  "dstIpv4",
-  "srcIpv6Offset",
-  "dstIpv6Offset",
-  "ttl",
-  "ipProtocol",
-  "isFragment",
-  "fragmentOffset",
-  "l4Offset",
-  "srcPort",
-  "dstPort",
-  "tcpFlags",
-  "icmpType",
-  "icmpCode",
-  "payloadOffset",
-  "payloadLength",
-] as const;
+const RESULTS = PARSER_RESULTS;
 
 /** What a parser that never parsed anything holds for each result, as documented. */
 const DEFAULTS: Record<(typeof RESULTS)[number], number | boolean> = {

@@ -1,0 +1,31 @@
+// The parser's public results, fields and getters, for the tests that compare parsers.
+
+/** Every public result of {@linkcode PacketParser}, fields and getters. */
+export const PARSER_RESULTS = [
+  "status",
+  "dstMacOffset",
+  "srcMacOffset",
+  "vlanCount",
+  "vlanId0",
+  "vlanId1",
+  "etherType",
+  "l3Offset",
+  "ipVersion",
+  "l3Length",
+  "srcIpv4",
+  "dstIpv4",
+  "srcIpv6Offset",
+  "dstIpv6Offset",
+  "ttl",
+  "ipProtocol",
+  "isFragment",
+  "fragmentOffset",
+  "l4Offset",
+  "srcPort",
+  "dstPort",
+  "tcpFlags",
+  "icmpType",
+  "icmpCode",
+  "payloadOffset",
+  "payloadLength",
+] as const;
