@@ -47,6 +47,9 @@ Deno.test("a memif peer quitting mid-traffic 20 times: no crash, link down/up se
   } finally {
     await server.stop("SIGKILL").catch(() => {});
     Deno.removeSync(dir, { recursive: true });
+    try {
+      Deno.removeSync(`/var/run/dpdk/ddtp${Deno.pid}`, { recursive: true }); // testpmd's
+    } catch { /* not created */ }
   }
 });
 
