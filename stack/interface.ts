@@ -1,0 +1,650 @@
+/**
+ * A host on a {@linkcode Device}: Ethernet, ARP, IPv4, ICMP echo and UDP. Shaped like smoltcp's
+ * interface: it owns no clock and no loop. {@linkcode Stack.poll} takes the time, handles one
+ * receive burst, runs the timers that are due, sends what it has to and returns when it next
+ * needs to be polled.
+ *
+ * Not yet here (network stack issue, part 1): IPv4 fragmentation and reassembly (fragments are
+ * counted and dropped), DHCP, DNS, multicast, ICMP errors delivered to sockets.
+ *
+ * @module
+ */
+import { foldSum, parseIpv4, sum16 } from "../net/mod.ts";
+import { type ArpActions, ArpCache, type ArpOptions } from "./arp.ts";
+import type { Device, FrameReceiver } from "./device.ts";
+import { type UdpHost, UdpSocket } from "./udp.ts";
+
+/** Options of a {@linkcode Stack}. */
+export interface StackOptions {
+  /** Our address and prefix, `"10.0.0.2/24"`. Required. */
+  address: string;
+  /** Default gateway for addresses off the prefix. Default: none (off-link is unreachable). */
+  gateway?: string;
+  /** IP MTU. Default: the device's. */
+  mtu?: number;
+  /** ARP cache settings. */
+  arp?: ArpOptions;
+  /** ICMP errors (port unreachable) sent per second at most. Default: 1000 (Linux's icmp_ratelimit is 1 per ms). */
+  icmpErrorsPerSecond?: number;
+}
+
+/** Why frames were received, dropped or sent: one counter per reason, all plain numbers. */
+export interface StackCounters {
+  /** Frames handed over by the device. */
+  rxFrames: number;
+  /** Frames for another MAC (promiscuous devices see them). */
+  rxOtherMac: number;
+  /** Frames shorter than their headers say. */
+  rxTruncated: number;
+  /** EtherTypes we do not handle (IPv6, LLDP, ...). */
+  rxUnknownEtherType: number;
+  /** ARP packets received. */
+  arpIn: number;
+  /** ARP packets that are not Ethernet/IPv4 ARP. */
+  arpMalformed: number;
+  /** ARP requests for our address, answered. */
+  arpRequestsAnswered: number;
+  /** ARP requests we sent. */
+  arpRequestsSent: number;
+  /** Addresses that never answered: their waiting packets were dropped. */
+  arpFailed: number;
+  /** Packets dropped because the ARP queue was full. */
+  arpQueueFull: number;
+  /** Packets dropped because their next hop never answered. */
+  arpDropped: number;
+  /** ARP packets claiming our own address from another MAC (a conflict or a spoof). */
+  arpConflicts: number;
+  /** IPv4 packets received. */
+  ipIn: number;
+  /** Bad version, header length or total length. */
+  ipBadHeader: number;
+  /** Wrong header checksum. */
+  ipBadChecksum: number;
+  /** For another address. */
+  ipNotOurs: number;
+  /** Fragments (reassembly is not implemented yet): dropped. */
+  ipFragments: number;
+  /** Protocols we do not handle. */
+  ipUnknownProtocol: number;
+  /** ICMP messages received. */
+  icmpIn: number;
+  /** Echo requests answered. */
+  icmpEchoReplies: number;
+  /** ICMP messages with a wrong checksum. */
+  icmpBadChecksum: number;
+  /** Port unreachable messages sent. */
+  icmpUnreachableSent: number;
+  /** ICMP errors not sent because of the rate limit. */
+  icmpRateLimited: number;
+  /** UDP datagrams delivered to a socket. */
+  udpIn: number;
+  /** UDP datagrams with a wrong checksum or length. */
+  udpBad: number;
+  /** UDP datagrams for a port nobody listens on. */
+  udpNoSocket: number;
+  /** UDP datagrams for a socket without a receiver. */
+  udpNoReceiver: number;
+  /** UDP datagrams sent. */
+  udpOut: number;
+  /** Frames sent. */
+  txFrames: number;
+  /** Frames not sent: the device had no buffer. */
+  txNoBuffer: number;
+  /** Packets not sent: no route (off-link without a gateway). */
+  txNoRoute: number;
+  /** Packets larger than the MTU (fragmentation is not implemented yet): not sent. */
+  txTooBig: number;
+}
+
+function zeroCounters(): StackCounters {
+  return {
+    rxFrames: 0,
+    rxOtherMac: 0,
+    rxTruncated: 0,
+    rxUnknownEtherType: 0,
+    arpIn: 0,
+    arpMalformed: 0,
+    arpRequestsAnswered: 0,
+    arpRequestsSent: 0,
+    arpFailed: 0,
+    arpQueueFull: 0,
+    arpDropped: 0,
+    arpConflicts: 0,
+    ipIn: 0,
+    ipBadHeader: 0,
+    ipBadChecksum: 0,
+    ipNotOurs: 0,
+    ipFragments: 0,
+    ipUnknownProtocol: 0,
+    icmpIn: 0,
+    icmpEchoReplies: 0,
+    icmpBadChecksum: 0,
+    icmpUnreachableSent: 0,
+    icmpRateLimited: 0,
+    udpIn: 0,
+    udpBad: 0,
+    udpNoSocket: 0,
+    udpNoReceiver: 0,
+    udpOut: 0,
+    txFrames: 0,
+    txNoBuffer: 0,
+    txNoRoute: 0,
+    txTooBig: 0,
+  };
+}
+
+const ETH_ARP = 0x0806, ETH_IPV4 = 0x0800;
+const PROTO_ICMP = 1, PROTO_UDP = 17;
+const BROADCAST = 0xffffffffffff;
+const TWO_32 = 4294967296;
+/** Ephemeral ports, as Linux's default ip_local_port_range. */
+const EPHEMERAL_FIRST = 32768, EPHEMERAL_LAST = 60999;
+
+/**
+ * Copies `n` bytes without allocating (`set(subarray(...))` would make a view per packet):
+ * within one buffer (a mempool region: received and sent frames share it) with `copyWithin`,
+ * across buffers byte by byte.
+ */
+function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, n: number): void {
+  if (src.buffer === dst.buffer) {
+    dst.copyWithin(
+      to,
+      from + src.byteOffset - dst.byteOffset,
+      from + src.byteOffset - dst.byteOffset + n,
+    );
+    return;
+  }
+  for (let i = 0; i < n; i++) dst[to + i] = src[from + i];
+}
+
+/** Parses `"a.b.c.d/n"` into address and prefix length. */
+function parseCidr(text: string): { ip: number; prefix: number } {
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(text);
+  const prefix = m ? Number(m[2]) : NaN;
+  if (!m || !(prefix >= 0 && prefix <= 32)) {
+    throw new TypeError(
+      `StackOptions.address: "${text}" is not an address/prefix like 10.0.0.2/24`,
+    );
+  }
+  return { ip: parseIpv4(m[1]), prefix };
+}
+
+function macNumber(mac: Uint8Array): number {
+  return ((mac[0] << 8 | mac[1]) * TWO_32) +
+    ((mac[2] << 24 | mac[3] << 16 | mac[4] << 8 | mac[5]) >>> 0);
+}
+
+/**
+ * A host on a device: answers ARP and ping, carries UDP. See the module doc.
+ *
+ * @example
+ * ```ts ignore
+ * const stack = new Stack(device, { address: "10.99.0.2/24", gateway: "10.99.0.1" });
+ * const echo = stack.udp(7);
+ * echo.receiver = { datagram: (d, _v, o, n, ip, port) => echo.sendTo(ip, port, d, o, n) };
+ * for (;;) stack.poll(performance.now() * 1e6); // a poll loop owns the clock
+ * ```
+ */
+export class Stack implements FrameReceiver, UdpHost {
+  readonly #device: Device;
+  readonly #mac: number;
+  readonly #macHi: number;
+  readonly #macLo: number;
+  readonly #ip: number;
+  readonly #mask: number;
+  readonly #broadcast: number;
+  readonly #gateway: number;
+  readonly #mtu: number;
+  readonly #arp: ArpCache;
+  readonly #arpActions: ArpActions;
+  readonly #resend: (data: Uint8Array, offset: number, length: number) => void;
+  /** Socket of each UDP port (O(1) demultiplexing). */
+  readonly #udpPorts: (UdpSocket | null)[] = new Array(65536).fill(null);
+  #nextEphemeral = EPHEMERAL_FIRST;
+  /**
+   * The time (ns, the caller's clock) of the current poll. Written by `poll(nowNs)`, or by the
+   * caller before `poll()`: a number argument that is not a small integer is heap-allocated
+   * by V8 at every call, this array is not.
+   */
+  readonly clock: Float64Array = new Float64Array(1);
+  #icmpTokens: number;
+  readonly #icmpRate: number;
+  #icmpRefill = 0;
+  #ipId = 0;
+  /** Counters for every reason a frame was received, dropped or sent. */
+  readonly counters: StackCounters = zeroCounters();
+
+  /** A host on `device` with the given address. */
+  constructor(device: Device, options: StackOptions) {
+    const { ip, prefix } = parseCidr(options.address);
+    this.#device = device;
+    this.#mac = macNumber(device.mac);
+    this.#macHi = device.mac[0] << 8 | device.mac[1];
+    this.#macLo =
+      (device.mac[2] << 24 | device.mac[3] << 16 | device.mac[4] << 8 | device.mac[5]) >>> 0;
+    this.#ip = ip;
+    this.#mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+    this.#broadcast = (ip | ~this.#mask) >>> 0;
+    this.#gateway = options.gateway !== undefined ? parseIpv4(options.gateway) : 0;
+    if (this.#gateway !== 0 && ((this.#gateway & this.#mask) >>> 0) !== ((ip & this.#mask) >>> 0)) {
+      throw new RangeError(`StackOptions.gateway ${options.gateway} is not on ${options.address}`);
+    }
+    this.#mtu = options.mtu ?? device.mtu;
+    if (!(this.#mtu >= 68 && this.#mtu <= device.mtu)) {
+      throw new RangeError(`StackOptions.mtu ${options.mtu} must be in 68..${device.mtu}`);
+    }
+    this.#arp = new ArpCache(this.clock, { packetSize: this.#mtu, ...options.arp });
+    this.#arpActions = {
+      request: (target) => this.#sendArpRequest(target),
+      failed: (_ip, count) => {
+        this.counters.arpFailed++;
+        this.counters.arpDropped += count;
+      },
+    };
+    this.#resend = (data, offset, length) => this.#sendIpPacket(data, offset, length);
+    this.#outData = device.txData;
+    this.#outView = device.txView;
+    this.#icmpRate = options.icmpErrorsPerSecond ?? 1000;
+    this.#icmpTokens = this.#icmpRate;
+  }
+
+  /** Our IPv4 address as a 32-bit number. */
+  get address(): number {
+    return this.#ip;
+  }
+
+  /** The ARP cache (to add static entries, or look at it). */
+  get arp(): ArpCache {
+    return this.#arp;
+  }
+
+  /**
+   * Receives one burst, runs the timers that are due, sends what is pending. `nowNs` is the
+   * caller's clock; without it the stack reads `clock[0]`, which the caller sets (a poll loop
+   * that allocates nothing: see {@linkcode Stack.clock}). Returns the time by which it wants to
+   * be polled again when nothing arrives.
+   */
+  poll(nowNs?: number): number {
+    if (nowNs !== undefined) this.clock[0] = nowNs;
+    const now = this.clock[0];
+    this.#device.receive(this, now);
+    this.#arp.timers(this.#arpActions);
+    this.#device.flush(now);
+    return Math.min(this.#arp.nextDeadline, this.#device.nextDeadline());
+  }
+
+  /** Binds a UDP socket to `port` (0: an ephemeral port). */
+  udp(port = 0): UdpSocket {
+    if (port === 0) {
+      for (let n = EPHEMERAL_FIRST; n <= EPHEMERAL_LAST; n++) {
+        const p = this.#nextEphemeral;
+        this.#nextEphemeral = p === EPHEMERAL_LAST ? EPHEMERAL_FIRST : p + 1;
+        if (this.#udpPorts[p] === null) {
+          port = p;
+          break;
+        }
+      }
+      if (port === 0) throw new RangeError("no free ephemeral UDP port");
+    }
+    if (!(Number.isInteger(port) && port > 0 && port < 65536)) {
+      throw new RangeError(`UDP port ${port} is not in 1..65535`);
+    }
+    if (this.#udpPorts[port] !== null) throw new RangeError(`UDP port ${port} is in use`);
+    const socket = new UdpSocket(this, port);
+    this.#udpPorts[port] = socket;
+    return socket;
+  }
+
+  /** Frees a UDP port (internal, from UdpSocket.close). */
+  unbind(port: number): void {
+    this.#udpPorts[port] = null;
+  }
+
+  // ----------------------------------------------------------------- receive
+
+  /** One received frame (the device calls this for each frame of a burst). */
+  frame(data: Uint8Array, view: DataView, offset: number, length: number): void {
+    const c = this.counters;
+    c.rxFrames++;
+    if (length < 14) {
+      c.rxTruncated++;
+      return;
+    }
+    const dst = view.getUint16(offset) * TWO_32 + view.getUint32(offset + 2);
+    if (dst !== this.#mac && dst !== BROADCAST) {
+      c.rxOtherMac++;
+      return;
+    }
+    const type = view.getUint16(offset + 12);
+    if (type === ETH_IPV4) this.#ipv4(data, view, offset + 14, length - 14);
+    else if (type === ETH_ARP) this.#arpIn(view, offset + 14, length - 14);
+    else c.rxUnknownEtherType++;
+  }
+
+  #arpIn(view: DataView, at: number, length: number): void {
+    const c = this.counters;
+    c.arpIn++;
+    if (
+      length < 28 || view.getUint16(at) !== 1 || view.getUint16(at + 2) !== ETH_IPV4 ||
+      view.getUint8(at + 4) !== 6 || view.getUint8(at + 5) !== 4
+    ) {
+      c.arpMalformed++;
+      return;
+    }
+    const op = view.getUint16(at + 6);
+    const senderMac = view.getUint16(at + 8) * TWO_32 + view.getUint32(at + 10);
+    const senderIp = view.getUint32(at + 14);
+    const targetIp = view.getUint32(at + 24);
+    if (senderIp === this.#ip) {
+      if (senderMac !== this.#mac) c.arpConflicts++; // never learn a claim on our own address
+      return;
+    }
+    const forUs = targetIp === this.#ip;
+    // RFC 826: update an entry we have; create one when the packet is for us.
+    if (senderIp !== 0 && this.#arp.learn(senderIp, senderMac, forUs)) {
+      this.#arp.drain(senderIp, this.#resend);
+    }
+    if (op === 1 && forUs) {
+      this.#sendArpReply(view, at);
+      c.arpRequestsAnswered++;
+    }
+  }
+
+  #ipv4(data: Uint8Array, view: DataView, at: number, length: number): void {
+    const c = this.counters;
+    c.ipIn++;
+    if (length < 20) {
+      c.ipBadHeader++;
+      return;
+    }
+    const vihl = data[at], ihl = (vihl & 0x0f) * 4, total = view.getUint16(at + 2);
+    if (vihl >> 4 !== 4 || ihl < 20 || total < ihl || total > length) {
+      c.ipBadHeader++;
+      return;
+    }
+    if (foldSum(sum16(view, at, ihl)) !== 0xffff) {
+      c.ipBadChecksum++;
+      return;
+    }
+    const dst = view.getUint32(at + 16);
+    if (dst !== this.#ip && dst !== this.#broadcast && dst !== 0xffffffff) {
+      c.ipNotOurs++;
+      return;
+    }
+    if ((view.getUint16(at + 6) & 0x3fff) !== 0) { // MF set or an offset: a fragment
+      c.ipFragments++;
+      return;
+    }
+    const src = view.getUint32(at + 12), proto = data[at + 9];
+    if (proto === PROTO_UDP) this.#udpIn(data, view, at + ihl, total - ihl, src, dst, at);
+    else if (proto === PROTO_ICMP) this.#icmpIn(data, view, at, ihl, total, src, dst);
+    else c.ipUnknownProtocol++;
+  }
+
+  #icmpIn(
+    data: Uint8Array,
+    view: DataView,
+    at: number,
+    ihl: number,
+    total: number,
+    src: number,
+    dst: number,
+  ): void {
+    const c = this.counters;
+    c.icmpIn++;
+    const l4 = at + ihl, len = total - ihl;
+    if (len < 8 || foldSum(sum16(view, l4, len)) !== 0xffff) {
+      c.icmpBadChecksum++;
+      return;
+    }
+    if (data[l4] !== 8 || data[l4 + 1] !== 0) return; // only echo requests need an answer
+    if (dst !== this.#ip) return; // no replies to broadcast pings (Linux's default)
+    // The reply: the request's ICMP message with type 0 and the checksum patched.
+    const out = this.#startIp(src, PROTO_ICMP, len);
+    if (out < 0) return;
+    const tx = this.#outData, tv = this.#outView;
+    copyBytes(data, l4, tx, out, len);
+    tx[out] = 0;
+    tv.setUint16(out + 2, 0);
+    tv.setUint16(out + 2, ~foldSum(sum16(tv, out, len)) & 0xffff);
+    this.#endIp();
+    c.icmpEchoReplies++;
+  }
+
+  #udpIn(
+    data: Uint8Array,
+    view: DataView,
+    l4: number,
+    len: number,
+    src: number,
+    dst: number,
+    ipAt: number,
+  ): void {
+    const c = this.counters;
+    const udpLength = len >= 8 ? view.getUint16(l4 + 4) : 0;
+    if (udpLength < 8 || udpLength > len) {
+      c.udpBad++;
+      return;
+    }
+    if (view.getUint16(l4 + 6) !== 0) { // 0: the sender computed none (allowed over IPv4)
+      const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + PROTO_UDP +
+        udpLength;
+      if (foldSum(sum16(view, l4, udpLength, pseudo)) !== 0xffff) {
+        c.udpBad++;
+        return;
+      }
+    }
+    const dstPort = view.getUint16(l4 + 2);
+    const socket = this.#udpPorts[dstPort];
+    if (socket === null) {
+      c.udpNoSocket++;
+      if (dst === this.#ip) this.#portUnreachable(data, ipAt, src);
+      return;
+    }
+    const receiver = socket.receiver;
+    if (receiver === null) {
+      c.udpNoReceiver++;
+      return;
+    }
+    c.udpIn++;
+    socket.received++;
+    receiver.datagram(data, view, l4 + 8, udpLength - 8, src, view.getUint16(l4));
+  }
+
+  /** ICMP destination unreachable (port) with the offending header + 8 bytes, rate-limited. */
+  #portUnreachable(data: Uint8Array, ipAt: number, src: number): void {
+    const c = this.counters;
+    // A token bucket refilled from the caller's clock: at most icmpRate per second.
+    const now = this.clock[0], elapsed = now - this.#icmpRefill;
+    if (elapsed > 0) {
+      this.#icmpTokens = Math.min(
+        this.#icmpRate,
+        this.#icmpTokens + elapsed * this.#icmpRate / 1e9,
+      );
+      this.#icmpRefill = now;
+    }
+    if (this.#icmpTokens < 1) {
+      c.icmpRateLimited++;
+      return;
+    }
+    this.#icmpTokens--;
+    const quoted = Math.min(((data[ipAt] & 0x0f) * 4) + 8, 576 - 28);
+    const out = this.#startIp(src, PROTO_ICMP, 8 + quoted);
+    if (out < 0) return;
+    const tx = this.#outData, tv = this.#outView;
+    tv.setUint32(out, 0x03030000); // type 3 (unreachable), code 3 (port), checksum 0
+    tv.setUint32(out + 4, 0);
+    copyBytes(data, ipAt, tx, out + 8, quoted);
+    tv.setUint16(out + 2, ~foldSum(sum16(tv, out, 8 + quoted)) & 0xffff);
+    this.#endIp();
+    c.icmpUnreachableSent++;
+  }
+
+  // -------------------------------------------------------------------- send
+
+  /** Sends a UDP datagram (see UdpSocket.sendTo). */
+  sendUdp(
+    srcPort: number,
+    dstIp: number,
+    dstPort: number,
+    data: Uint8Array,
+    offset: number,
+    length: number,
+  ): boolean {
+    const out = this.#startIp(dstIp, PROTO_UDP, 8 + length);
+    if (out < 0) return false;
+    const tx = this.#outData, tv = this.#outView;
+    tv.setUint32(out, (srcPort << 16 | dstPort) >>> 0);
+    tv.setUint32(out + 4, (8 + length) << 16 >>> 0); // length, checksum 0 for now
+    copyBytes(data, offset, tx, out + 8, length);
+    const pseudo = (this.#ip >>> 16) + (this.#ip & 0xffff) + (dstIp >>> 16) + (dstIp & 0xffff) +
+      PROTO_UDP + 8 + length;
+    const sum = ~foldSum(sum16(tv, out, 8 + length, pseudo)) & 0xffff;
+    tv.setUint16(out + 6, sum === 0 ? 0xffff : sum);
+    this.#endIp();
+    this.counters.udpOut++;
+    return true;
+  }
+
+  // Where the packet being built goes: a device frame, or (next hop unresolved) the scratch
+  // buffer, from which the ARP cache copies it into its queue.
+  #outData: Uint8Array;
+  #outView: DataView;
+  #heldHop = 0;
+  readonly #scratch = new Uint8Array(65536);
+  readonly #scratchView = new DataView(this.#scratch.buffer);
+
+  /**
+   * Starts an IPv4 packet to `dst` with `payloadLength` bytes of protocol `proto`: writes the
+   * Ethernet and IP headers and returns where the payload goes in `#outData`, or -1 when it
+   * cannot be sent (counted). `#endIp` finishes it.
+   */
+  #startIp(dst: number, proto: number, payloadLength: number): number {
+    const c = this.counters;
+    const total = 20 + payloadLength;
+    if (total > this.#mtu) {
+      c.txTooBig++;
+      return -1;
+    }
+    const onLink = ((dst & this.#mask) >>> 0) === ((this.#ip & this.#mask) >>> 0) ||
+      dst === 0xffffffff;
+    const nextHop = onLink ? dst : this.#gateway;
+    if (nextHop === 0) {
+      c.txNoRoute++;
+      return -1;
+    }
+    const broadcast = dst === 0xffffffff || dst === this.#broadcast;
+    const entry = broadcast ? 0 : this.#arp.lookup(nextHop, this.#arpActions);
+    if (entry < 0) {
+      this.#outData = this.#scratch;
+      this.#outView = this.#scratchView;
+      this.#heldHop = nextHop;
+      this.#writeIpHeader(this.#scratchView, 0, dst, proto, total);
+      return 20;
+    }
+    const at = this.#reserve(14 + total);
+    if (at < 0) return -1;
+    const tv = this.#outView = this.#device.txView;
+    this.#outData = this.#device.txData;
+    if (broadcast) this.#writeBroadcast(tv, at);
+    else this.#arp.writeMac(entry, tv, at);
+    this.#writeSource(tv, at, ETH_IPV4);
+    this.#writeIpHeader(tv, at + 14, dst, proto, total);
+    return at + 34;
+  }
+
+  /** Finishes the packet `#startIp` began: one waiting for ARP goes to the ARP queue. */
+  #endIp(): void {
+    const hop = this.#heldHop;
+    if (hop === 0) return;
+    this.#heldHop = 0;
+    const total = this.#scratchView.getUint16(2);
+    if (!this.#arp.hold(hop, this.#scratch, 0, total, this.#arpActions)) {
+      this.counters.arpQueueFull++;
+    }
+  }
+
+  #writeBroadcast(view: DataView, at: number): void {
+    view.setUint16(at, 0xffff);
+    view.setUint32(at + 2, 0xffffffff);
+  }
+
+  /** Our MAC as source, and the EtherType. */
+  #writeSource(view: DataView, at: number, type: number): void {
+    view.setUint16(at + 6, this.#macHi);
+    view.setUint32(at + 8, this.#macLo);
+    view.setUint16(at + 12, type);
+  }
+
+  #writeIpHeader(view: DataView, at: number, dst: number, proto: number, total: number): void {
+    const id = this.#ipId = (this.#ipId + 1) & 0xffff;
+    view.setUint32(at, (0x4500 << 16 | total) >>> 0);
+    view.setUint32(at + 4, (id << 16 | 0x4000) >>> 0); // DF: no fragmentation here
+    view.setUint32(at + 8, (64 << 24 | proto << 16) >>> 0); // TTL 64, checksum 0
+    view.setUint32(at + 12, this.#ip);
+    view.setUint32(at + 16, dst);
+    view.setUint16(at + 10, ~foldSum(sum16(view, at, 20)) & 0xffff);
+  }
+
+  /** Re-sends a held IP packet once its next hop resolved. */
+  #sendIpPacket(data: Uint8Array, offset: number, length: number): void {
+    const dst = (data[offset + 16] << 24 | data[offset + 17] << 16 | data[offset + 18] << 8 |
+      data[offset + 19]) >>> 0;
+    const onLink = ((dst & this.#mask) >>> 0) === ((this.#ip & this.#mask) >>> 0);
+    const entry = this.#arp.lookup(onLink ? dst : this.#gateway, this.#arpActions);
+    if (entry < 0) return;
+    const at = this.#reserve(14 + length);
+    if (at < 0) return;
+    this.#arp.writeMac(entry, this.#device.txView, at);
+    this.#writeSource(this.#device.txView, at, ETH_IPV4);
+    copyBytes(data, offset, this.#device.txData, at + 14, length);
+  }
+
+  /** A who-has request for `targetIp`, broadcast. */
+  #sendArpRequest(targetIp: number): void {
+    const at = this.#reserve(42);
+    if (at < 0) return;
+    const tv = this.#device.txView;
+    this.#writeBroadcast(tv, at);
+    this.#writeArp(tv, at, 1);
+    tv.setUint16(at + 32, 0); // target MAC unknown
+    tv.setUint32(at + 34, 0);
+    tv.setUint32(at + 38, targetIp);
+    this.counters.arpRequestsSent++;
+  }
+
+  /** The answer to the request at `view[req]` (its ARP header), sent to its sender. */
+  #sendArpReply(view: DataView, req: number): void {
+    const at = this.#reserve(42);
+    if (at < 0) return;
+    const tv = this.#device.txView;
+    tv.setUint16(at, view.getUint16(req + 8)); // to the sender's MAC
+    tv.setUint32(at + 2, view.getUint32(req + 10));
+    this.#writeArp(tv, at, 2);
+    tv.setUint16(at + 32, view.getUint16(req + 8));
+    tv.setUint32(at + 34, view.getUint32(req + 10));
+    tv.setUint32(at + 38, view.getUint32(req + 14));
+  }
+
+  /** Ethernet source and type, and the ARP header up to our own MAC and address. */
+  #writeArp(tv: DataView, at: number, op: number): void {
+    this.#writeSource(tv, at, ETH_ARP);
+    tv.setUint32(at + 14, 0x00010800); // Ethernet, IPv4
+    tv.setUint32(at + 18, 0x06040000 | op); // hlen 6, plen 4, op
+    tv.setUint16(at + 22, this.#macHi);
+    tv.setUint32(at + 24, this.#macLo);
+    tv.setUint32(at + 28, this.#ip);
+  }
+
+  /** Reserves a device frame; when the burst is full, flushes and tries once more. */
+  #reserve(length: number): number {
+    let at = this.#device.reserve(length);
+    if (at < 0) {
+      this.#device.flush(this.clock[0]);
+      at = this.#device.reserve(length);
+    }
+    if (at < 0) this.counters.txNoBuffer++;
+    else this.counters.txFrames++;
+    return at;
+  }
+}

@@ -1,0 +1,236 @@
+// The host part of the stack on an in-memory device pair, on virtual time: ARP resolution,
+// queueing, retries and give-up; ICMP echo; UDP delivery in place, checksums, port unreachable
+// and its rate limit; what is dropped, and why, counted. No DPDK.
+import assert from "node:assert/strict";
+import { ArpState } from "../../stack/arp.ts";
+import type { Device, FrameReceiver } from "../../stack/device.ts";
+import { FaultInjector } from "../../stack/fault.ts";
+import { Stack } from "../../stack/interface.ts";
+import { MemoryPair } from "../../stack/memory.ts";
+import { buildArp, buildIcmpEcho, buildUdpFrame, parseIpv4 } from "../../net/mod.ts";
+
+const MS = 1e6, S = 1e9;
+const MAC_A = new Uint8Array([2, 0, 0, 0, 0, 0xa]), MAC_B = new Uint8Array([2, 0, 0, 0, 0, 0xb]);
+
+/** Copies every frame a device receives. */
+class Capture implements FrameReceiver {
+  frames: Uint8Array[] = [];
+  frame(data: Uint8Array, _view: DataView, offset: number, length: number): void {
+    this.frames.push(data.slice(offset, offset + length));
+  }
+}
+
+/** Sends raw frames on a device. */
+function inject(device: Device, ...frames: Uint8Array[]): void {
+  for (const f of frames) {
+    const at = device.reserve(f.length);
+    assert.ok(at >= 0, "no room to inject");
+    device.txData.set(f, at);
+  }
+  device.flush(0);
+}
+
+function twoHosts() {
+  const pair = new MemoryPair({ macA: MAC_A, macB: MAC_B });
+  const a = new Stack(pair.a, { address: "10.0.0.1/24" });
+  const b = new Stack(pair.b, { address: "10.0.0.2/24" });
+  return { pair, a, b };
+}
+
+/** Polls both stacks at `now` until nothing moves (a few rounds). */
+function settle(now: number, ...stacks: Stack[]): void {
+  for (let round = 0; round < 6; round++) for (const s of stacks) s.poll(now);
+}
+
+Deno.test("ARP: a datagram waits for its next hop, which is resolved, then delivered in place", () => {
+  const { a, b } = twoHosts();
+  const got: { text: string; ip: number; port: number }[] = [];
+  const sb = b.udp(5000);
+  sb.receiver = {
+    datagram(data, _view, offset, length, ip, port) {
+      got.push({
+        text: new TextDecoder().decode(data.subarray(offset, offset + length)),
+        ip,
+        port,
+      });
+    },
+  };
+  const sa = a.udp(4000);
+  assert.equal(sa.sendTo(parseIpv4("10.0.0.2"), 5000, new TextEncoder().encode("hello")), true);
+  assert.equal(a.arp.state(parseIpv4("10.0.0.2")), ArpState.INCOMPLETE);
+  assert.equal(a.arp.queued, 1);
+  settle(1 * MS, a, b);
+  assert.deepEqual(got, [{ text: "hello", ip: parseIpv4("10.0.0.1"), port: 4000 }]);
+  assert.equal(a.arp.state(parseIpv4("10.0.0.2")), ArpState.REACHABLE);
+  assert.equal(a.arp.queued, 0);
+  assert.equal(a.counters.arpRequestsSent, 1);
+  assert.equal(b.counters.arpRequestsAnswered, 1);
+  // B learned A from the request (RFC 826): its answer needs no request of its own.
+  assert.equal(b.arp.state(parseIpv4("10.0.0.1")), ArpState.REACHABLE);
+  sb.sendTo(parseIpv4("10.0.0.1"), 4000, new Uint8Array(3));
+  assert.equal(b.counters.arpRequestsSent, 0);
+});
+
+Deno.test("ARP: an address that never answers is retried, then given up with its packets", () => {
+  const { a } = twoHosts();
+  const s = a.udp();
+  const nobody = parseIpv4("10.0.0.9");
+  s.sendTo(nobody, 9, new Uint8Array(10));
+  s.sendTo(nobody, 9, new Uint8Array(10));
+  assert.equal(a.counters.arpRequestsSent, 1);
+  assert.equal(a.poll(0), 1 * S, "the next retry is the deadline");
+  a.poll(1 * S);
+  a.poll(2 * S);
+  assert.equal(a.counters.arpRequestsSent, 3);
+  assert.equal(a.arp.state(nobody), ArpState.INCOMPLETE);
+  assert.equal(a.poll(3 * S), Infinity, "nothing left to wait for");
+  assert.equal(a.counters.arpFailed, 1);
+  assert.equal(a.counters.arpDropped, 2);
+  assert.equal(a.arp.state(nobody), ArpState.FREE);
+  assert.equal(a.arp.queued, 0);
+});
+
+Deno.test("ARP: a confirmed entry goes stale and is refreshed while still in use", () => {
+  const { a, b } = twoHosts();
+  const s = a.udp();
+  const bIp = parseIpv4("10.0.0.2");
+  s.sendTo(bIp, 7, new Uint8Array(1));
+  settle(0, a, b);
+  assert.equal(a.counters.arpRequestsSent, 1);
+  s.sendTo(bIp, 7, new Uint8Array(1)); // fresh: no request
+  assert.equal(a.counters.arpRequestsSent, 1);
+  a.poll(31 * S); // past the reachable time
+  s.sendTo(bIp, 7, new Uint8Array(1)); // sent at once, and a refresh goes out
+  assert.equal(a.counters.arpRequestsSent, 2);
+  assert.equal(a.arp.state(bIp), ArpState.STALE);
+  settle(31 * S, a, b);
+  assert.equal(a.arp.state(bIp), ArpState.REACHABLE);
+  assert.equal(b.counters.udpNoSocket, 3, "every datagram went out");
+});
+
+Deno.test("ARP: a claim on our own address is counted, never learned", () => {
+  const { pair, b } = twoHosts();
+  inject(
+    pair.a,
+    buildArp({
+      operation: 2,
+      srcMac: "02:00:00:00:00:66",
+      senderIp: "10.0.0.2", // B's own address from another MAC
+      targetMac: "02:00:00:00:00:0b",
+      targetIp: "10.0.0.2",
+    }),
+  );
+  b.poll(0);
+  assert.equal(b.counters.arpConflicts, 1);
+  assert.equal(b.arp.size, 0);
+});
+
+Deno.test("ICMP: echo requests are answered with the same data; bad ones are counted", () => {
+  const { pair, b } = twoHosts();
+  b.arp.setStatic(parseIpv4("10.0.0.1"), 0x02000000000a);
+  const request = buildIcmpEcho({
+    srcMac: "02:00:00:00:00:0a",
+    dstMac: "02:00:00:00:00:0b",
+    srcIp: "10.0.0.1",
+    dstIp: "10.0.0.2",
+    identifier: 0x1234,
+    sequence: 7,
+    payload: new Uint8Array(1000).map((_, i) => i),
+  });
+  const bad = request.slice();
+  bad[request.length - 1] ^= 0xff; // ICMP checksum no longer matches
+  inject(pair.a, request, bad);
+  b.poll(0);
+  const cap = new Capture();
+  pair.a.receive(cap, 0);
+  assert.equal(cap.frames.length, 1);
+  const reply = cap.frames[0];
+  assert.equal(reply[34], 0, "echo reply");
+  assert.deepEqual(reply.subarray(38), request.subarray(38), "same identifier, sequence, data");
+  assert.equal(b.counters.icmpEchoReplies, 1);
+  assert.equal(b.counters.icmpBadChecksum, 1);
+});
+
+Deno.test("UDP: port unreachable for closed ports, rate-limited; bad packets counted", () => {
+  const { pair, b } = twoHosts();
+  b.arp.setStatic(parseIpv4("10.0.0.1"), 0x02000000000a);
+  const udp = (dstPort: number, dstIp = "10.0.0.2") =>
+    buildUdpFrame({
+      srcMac: "02:00:00:00:00:0a",
+      dstMac: "02:00:00:00:00:0b",
+      srcIp: "10.0.0.1",
+      dstIp,
+      srcPort: 1000,
+      dstPort,
+      payload: "x",
+    });
+  // 5 to a closed port at one instant with a limit of 1000/s: all answered.
+  for (let i = 0; i < 5; i++) inject(pair.a, udp(9));
+  for (let i = 0; i < 5; i++) b.poll(0);
+  const cap = new Capture();
+  pair.a.receive(cap, 0);
+  assert.equal(cap.frames.length, 5);
+  assert.deepEqual([cap.frames[0][34], cap.frames[0][35]], [3, 3], "ICMP port unreachable");
+  assert.equal(b.counters.icmpUnreachableSent, 5);
+  // Bad UDP checksum, bad IP checksum, another address, a fragment.
+  const badUdp = udp(9);
+  badUdp[40] ^= 1;
+  const badIp = udp(9);
+  badIp[24] ^= 1;
+  const frag = udp(9);
+  frag[20] = 0x20; // MF
+  frag[24] ^= 0x20; // keep the header checksum right
+  inject(pair.a, badUdp, badIp, udp(9, "10.0.0.77"), frag);
+  b.poll(0);
+  assert.equal(b.counters.udpBad, 1);
+  assert.equal(b.counters.ipBadChecksum, 1);
+  assert.equal(b.counters.ipNotOurs, 1);
+  assert.equal(b.counters.ipFragments, 1);
+});
+
+Deno.test("ICMP errors respect the rate limit", () => {
+  const pair = new MemoryPair({ macA: MAC_A, macB: MAC_B });
+  const b = new Stack(pair.b, { address: "10.0.0.2/24", icmpErrorsPerSecond: 3 });
+  b.arp.setStatic(parseIpv4("10.0.0.1"), 0x02000000000a);
+  const frame = buildUdpFrame({
+    srcMac: "02:00:00:00:00:0a",
+    dstMac: "02:00:00:00:00:0b",
+    srcIp: "10.0.0.1",
+    dstIp: "10.0.0.2",
+    srcPort: 1000,
+    dstPort: 9,
+  });
+  for (let i = 0; i < 10; i++) inject(pair.a, frame);
+  b.poll(1 * S);
+  assert.equal(b.counters.icmpUnreachableSent, 3);
+  assert.equal(b.counters.icmpRateLimited, 7);
+  inject(pair.a, frame);
+  b.poll(2 * S); // a second later the bucket is full again
+  assert.equal(b.counters.icmpUnreachableSent, 4);
+});
+
+Deno.test("under 5% loss and reordering, ARP converges and the counters show the faults", () => {
+  const pair = new MemoryPair({ macA: MAC_A, macB: MAC_B });
+  const faulty = new FaultInjector(pair.a, {
+    seed: 42,
+    rx: { loss: 0.05, reorder: 0.05 },
+    tx: { loss: 0.05 },
+  });
+  const a = new Stack(faulty, { address: "10.0.0.1/24", arp: { retries: 10 } });
+  const b = new Stack(pair.b, { address: "10.0.0.2/24" });
+  let received = 0;
+  const sb = b.udp(5000);
+  sb.receiver = { datagram: () => received++ };
+  const sa = a.udp();
+  let now = 0;
+  for (let i = 0; i < 2000; i++) {
+    sa.sendTo(parseIpv4("10.0.0.2"), 5000, new Uint8Array(64));
+    now += 1 * MS;
+    a.poll(now);
+    b.poll(now);
+  }
+  settle(now + 10 * S, a, b);
+  assert.equal(a.arp.state(parseIpv4("10.0.0.2")), ArpState.REACHABLE);
+  assert.ok(received > 2000 * 0.9 && received < 2000, `${received} of 2000 arrived`);
+  assert.ok(faulty.stats.tx.dropped > 0, "the injector dropped frames");
+});
