@@ -203,6 +203,10 @@ const EARLIEST = 0, SEQUENCE = 1;
  * Preallocated buffers for frames held back, with their release times. A few hundred slots
  * at most: a linear scan finds the next one due, and slots are reused lowest first (a stack),
  * so the scan stays short when few frames are held.
+ *
+ * Times are read from the injector's clock array, never passed as arguments: a time in
+ * nanoseconds is beyond V8's small integers, and a double passed to a function that is not
+ * inlined is boxed into a new heap number (an allocation per frame).
  */
 class Holding {
   readonly data: Uint8Array;
@@ -216,9 +220,15 @@ class Holding {
   #free: Int32Array;
   #k = new Int32Array(3);
   #f = new Float64Array(2);
+  #clock: Float64Array;
+  // How long each kind of held frame waits, by kind.
+  #wait = new Float64Array(4);
 
-  constructor(capacity: number, slotBytes: number) {
+  constructor(capacity: number, slotBytes: number, clock: Float64Array, rates: Rates) {
     this.slotBytes = slotBytes;
+    this.#clock = clock;
+    this.#wait[DELAYED] = rates.delayNs;
+    this.#wait[REORDERED] = rates.reorderNs;
     const region = new ArrayBuffer(capacity * slotBytes);
     this.data = new Uint8Array(region);
     this.view = new DataView(region);
@@ -243,15 +253,11 @@ class Holding {
     return this.#f[EARLIEST];
   }
 
-  /** Copies a frame in; returns false when no buffer is free or the frame does not fit. */
-  put(
-    view: DataView,
-    offset: number,
-    length: number,
-    releaseAt: number,
-    kind: number,
-    copies: number,
-  ): boolean {
+  /**
+   * Copies a frame in, to be released after the wait of its kind (DUE: at once); returns false
+   * when no buffer is free or the frame does not fit.
+   */
+  put(view: DataView, offset: number, length: number, kind: number, copies: number): boolean {
     const k = this.#k;
     if (k[FREE_COUNT] === 0 || length > this.slotBytes) return false;
     const slot = this.#free[--k[FREE_COUNT]];
@@ -260,15 +266,16 @@ class Holding {
     this.length[slot] = length;
     this.copies[slot] = copies;
     this.kind[slot] = kind;
-    this.releaseAt[slot] = releaseAt;
+    const releaseAt = this.releaseAt[slot] = this.#clock[0] + this.#wait[kind];
     this.#order[slot] = this.#f[SEQUENCE]++;
     if (kind === REORDERED) k[REORDER_COUNT]++;
     if (releaseAt < this.#f[EARLIEST]) this.#f[EARLIEST] = releaseAt;
     return true;
   }
 
-  /** The held frame due first at `nowNs` (earliest release, then first held), or -1. */
-  due(nowNs: number): number {
+  /** The held frame due first now (earliest release, then first held), or -1. */
+  due(): number {
+    const nowNs = this.#clock[0];
     if (!(this.#f[EARLIEST] <= nowNs)) return -1;
     const kind = this.kind, at = this.releaseAt, order = this.#order;
     let best = -1;
@@ -293,9 +300,10 @@ class Holding {
   }
 
   /** Makes every reordered frame due now: a frame has overtaken them. */
-  overtaken(nowNs: number): void {
+  overtaken(): void {
     const k = this.#k;
     if (k[REORDER_COUNT] === 0) return;
+    const nowNs = this.#clock[0];
     const kind = this.kind, at = this.releaseAt;
     for (let s = 0, top = k[TOP]; s < top; s++) {
       if (kind[s] !== REORDERED) continue;
@@ -417,8 +425,8 @@ export class FaultInjector implements Device {
     this.txData = new Uint8Array(region);
     this.txView = new DataView(region);
     this.#reservedLength = new Int32Array(inner.burst);
-    this.#rxHold = new Holding(holding, this.#slotBytes);
-    this.#txHold = new Holding(holding, this.#slotBytes);
+    this.#rxHold = new Holding(holding, this.#slotBytes, this.#clock, this.#rxRates);
+    this.#txHold = new Holding(holding, this.#slotBytes, this.#clock, this.#txRates);
     this.#tap = {
       frame: (data, view, offset, length) => this.#received(data, view, offset, length),
     };
@@ -452,7 +460,7 @@ export class FaultInjector implements Device {
       this.#releaseTx(nowNs);
       this.#flushInner(nowNs);
     }
-    const released = this.#releaseRx(receiver, nowNs);
+    const released = this.#releaseRx(receiver);
     if (released > 0) return released;
     const n = this.#n;
     n[HANDED] = 0;
@@ -465,12 +473,12 @@ export class FaultInjector implements Device {
     return n[HANDED];
   }
 
-  /** Hands held received frames due at `nowNs` to `receiver`, up to a burst. */
-  #releaseRx(receiver: FrameReceiver, nowNs: number): number {
+  /** Hands held received frames due now to `receiver`, up to a burst. */
+  #releaseRx(receiver: FrameReceiver): number {
     const hold = this.#rxHold, c = this.stats.rx;
     let handed = 0;
     while (handed < this.burst) {
-      const slot = hold.due(nowNs);
+      const slot = hold.due();
       if (slot < 0) break;
       handed++;
       c.released++;
@@ -487,7 +495,6 @@ export class FaultInjector implements Device {
   /** One frame from the wrapped device: its fate is drawn here. */
   #received(data: Uint8Array, view: DataView, offset: number, length: number): void {
     const r = this.#rxRates, rng = this.#rxRng, c = this.stats.rx, hold = this.#rxHold;
-    const nowNs = this.#clock[0];
     c.frames++;
     if (r.loss > 0 && random(rng) < r.loss) {
       c.dropped++;
@@ -500,14 +507,14 @@ export class FaultInjector implements Device {
     const twice = r.duplicate > 0 && random(rng) < r.duplicate;
     const copies = twice ? 2 : 1;
     if (r.delay > 0 && random(rng) < r.delay) {
-      if (hold.put(view, offset, length, nowNs + r.delayNs, DELAYED, copies)) {
+      if (hold.put(view, offset, length, DELAYED, copies)) {
         c.delayed++;
         if (twice) c.duplicated++;
         return;
       }
       c.overflow++;
     } else if (r.reorder > 0 && random(rng) < r.reorder) {
-      if (hold.put(view, offset, length, nowNs + r.reorderNs, REORDERED, copies)) {
+      if (hold.put(view, offset, length, REORDERED, copies)) {
         c.reordered++;
         if (twice) c.duplicated++;
         return;
@@ -516,14 +523,14 @@ export class FaultInjector implements Device {
     }
     // The duplicate is copied before the receiver sees the frame: it may change it in place.
     if (twice) {
-      if (hold.put(view, offset, length, nowNs, DUE, 1)) c.duplicated++;
+      if (hold.put(view, offset, length, DUE, 1)) c.duplicated++;
       else c.overflow++;
     }
     c.passed++;
     c.out++;
     this.#n[HANDED]++;
     this.#target.frame(data, view, offset, length);
-    hold.overtaken(nowNs);
+    hold.overtaken();
   }
 
   // ----------------------------------------------------------------- transmit
@@ -581,14 +588,14 @@ export class FaultInjector implements Device {
     const twice = r.duplicate > 0 && random(rng) < r.duplicate;
     const copies = twice ? 2 : 1;
     if (r.delay > 0 && random(rng) < r.delay) {
-      if (hold.put(view, offset, length, nowNs + r.delayNs, DELAYED, copies)) {
+      if (hold.put(view, offset, length, DELAYED, copies)) {
         c.delayed++;
         if (twice) c.duplicated++;
         return true;
       }
       c.overflow++;
     } else if (r.reorder > 0 && random(rng) < r.reorder) {
-      if (hold.put(view, offset, length, nowNs + r.reorderNs, REORDERED, copies)) {
+      if (hold.put(view, offset, length, REORDERED, copies)) {
         c.reordered++;
         if (twice) c.duplicated++;
         return true;
@@ -611,7 +618,7 @@ export class FaultInjector implements Device {
   /** Sends held outgoing frames due at `nowNs`. */
   #releaseTx(nowNs: number): void {
     const hold = this.#txHold;
-    for (let s = hold.due(nowNs); s >= 0; s = hold.due(nowNs)) this.#forwardHeld(s, nowNs);
+    for (let s = hold.due(); s >= 0; s = hold.due()) this.#forwardHeld(s, nowNs);
   }
 
   /** Sends every copy of held outgoing frame `slot` and frees it. */
