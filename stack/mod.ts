@@ -45,3 +45,6 @@ export {
   type FaultStats,
 } from "./fault.ts";
 export { PortDevice, type PortDeviceOptions, type PortDeviceStats } from "./port_device.ts";
+export { ArpCache, type ArpOptions, ArpState } from "./arp.ts";
+export { Stack, type StackCounters, type StackOptions } from "./interface.ts";
+export { type DatagramReceiver, UdpSocket } from "./udp.ts";
