@@ -50,6 +50,7 @@ const EMPTY = -1;
 
 /** The cache; see the module doc. */
 export class ArpCache {
+  /** Entries the cache holds at most. */
   readonly capacity: number;
   readonly #mask: number;
   readonly #ip: Uint32Array;

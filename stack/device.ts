@@ -34,10 +34,11 @@ export interface Device {
   readonly txView: DataView;
   /**
    * Hands up to {@linkcode Device.burst} received frames to `receiver`, one call each, then
-   * releases them. Returns how many frames were handed over. `nowNs` is the caller's clock
-   * (devices that delay frames need it; others ignore it).
+   * releases them. Returns how many frames were handed over. `clock[0]` is the caller's time in
+   * ns (devices that delay frames need it; others ignore it): an array, not a number, because
+   * V8 allocates a number beyond 2^30 at every call it is passed to.
    */
-  receive(receiver: FrameReceiver, nowNs: number): number;
+  receive(receiver: FrameReceiver, clock: Float64Array): number;
   /**
    * Reserves a frame of `length` bytes (at most `mtu + 14`) to be sent by the next
    * {@linkcode Device.flush}. Returns its offset in {@linkcode Device.txData}, or -1 when the
@@ -45,7 +46,7 @@ export interface Device {
    */
   reserve(length: number): number;
   /** Sends every reserved frame; returns how many the device took (the rest are dropped). */
-  flush(nowNs: number): number;
+  flush(clock: Float64Array): number;
   /** When the device next needs `receive` called (a delayed frame is due), or Infinity. */
   nextDeadline(): number;
 }

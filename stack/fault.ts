@@ -454,11 +454,11 @@ export class FaultInjector implements Device {
    * due at `nowNs` if there are any, else frames of the wrapped device, with faults applied.
    * Also sends held outgoing frames that are due. Returns how many frames were handed over.
    */
-  receive(receiver: FrameReceiver, nowNs: number): number {
-    this.#clock[0] = nowNs;
-    if (this.#txHold.earliest <= nowNs) {
-      this.#releaseTx(nowNs);
-      this.#flushInner(nowNs);
+  receive(receiver: FrameReceiver, clock: Float64Array): number {
+    this.#clock[0] = clock[0];
+    if (this.#txHold.earliest <= this.#clock[0]) {
+      this.#releaseTx();
+      this.#flushInner();
     }
     const released = this.#releaseRx(receiver);
     if (released > 0) return released;
@@ -466,7 +466,7 @@ export class FaultInjector implements Device {
     n[HANDED] = 0;
     this.#target = receiver;
     try {
-      this.#inner.receive(this.#tap, nowNs);
+      this.#inner.receive(this.#tap, this.#clock);
     } finally {
       this.#target = NOBODY;
     }
@@ -559,21 +559,21 @@ export class FaultInjector implements Device {
    * all of them, less those the wrapped device had no buffer for (lost and held frames count
    * as taken, as a wire takes them).
    */
-  flush(nowNs: number): number {
-    this.#clock[0] = nowNs;
-    this.#releaseTx(nowNs);
+  flush(clock: Float64Array): number {
+    this.#clock[0] = clock[0];
+    this.#releaseTx();
     const n = this.#n, count = n[RESERVED];
     n[RESERVED] = 0;
     let taken = 0;
     for (let i = 0; i < count; i++) {
-      if (this.#send(i * this.#slotBytes, this.#reservedLength[i], nowNs)) taken++;
+      if (this.#send(i * this.#slotBytes, this.#reservedLength[i])) taken++;
     }
-    this.#flushInner(nowNs);
+    this.#flushInner();
     return taken;
   }
 
   /** One frame to send: its fate is drawn here. Returns false if the wrapped device refused it. */
-  #send(offset: number, length: number, nowNs: number): boolean {
+  #send(offset: number, length: number): boolean {
     const r = this.#txRates, rng = this.#txRng, c = this.stats.tx, hold = this.#txHold;
     const view = this.txView;
     c.frames++;
@@ -603,41 +603,41 @@ export class FaultInjector implements Device {
       c.overflow++;
     }
     c.passed++;
-    const sent = this.#forward(view, offset, length, nowNs);
+    const sent = this.#forward(view, offset, length);
     if (twice) {
       c.duplicated++;
-      this.#forward(view, offset, length, nowNs);
+      this.#forward(view, offset, length);
     }
     // This frame has overtaken the reordered ones: they follow it now.
     for (let s = hold.firstReordered(); s >= 0; s = hold.firstReordered()) {
-      this.#forwardHeld(s, nowNs);
+      this.#forwardHeld(s);
     }
     return sent;
   }
 
-  /** Sends held outgoing frames due at `nowNs`. */
-  #releaseTx(nowNs: number): void {
+  /** Sends held outgoing frames that are due. */
+  #releaseTx(): void {
     const hold = this.#txHold;
-    for (let s = hold.due(); s >= 0; s = hold.due()) this.#forwardHeld(s, nowNs);
+    for (let s = hold.due(); s >= 0; s = hold.due()) this.#forwardHeld(s);
   }
 
   /** Sends every copy of held outgoing frame `slot` and frees it. */
-  #forwardHeld(slot: number, nowNs: number): void {
+  #forwardHeld(slot: number): void {
     const hold = this.#txHold, c = this.stats.tx;
     const at = slot * hold.slotBytes, length = hold.length[slot];
     while (hold.copies[slot] > 0) {
       c.released++;
-      this.#forward(hold.view, at, length, nowNs);
+      this.#forward(hold.view, at, length);
       hold.handed(slot);
     }
   }
 
   /** Copies a frame into a buffer of the wrapped device (flushing it when it has none free). */
-  #forward(view: DataView, offset: number, length: number, nowNs: number): boolean {
+  #forward(view: DataView, offset: number, length: number): boolean {
     const inner = this.#inner, c = this.stats.tx;
     let at = inner.reserve(length);
     if (at < 0) {
-      this.#flushInner(nowNs);
+      this.#flushInner();
       at = inner.reserve(length);
       if (at < 0) {
         c.refused++;
@@ -650,11 +650,11 @@ export class FaultInjector implements Device {
     return true;
   }
 
-  #flushInner(nowNs: number): void {
+  #flushInner(): void {
     const n = this.#n, pending = n[INNER_RESERVED];
     if (pending === 0) return;
     n[INNER_RESERVED] = 0;
-    const took = this.#inner.flush(nowNs);
+    const took = this.#inner.flush(this.#clock);
     if (took < pending) {
       this.stats.tx.refused += pending - took;
       this.stats.tx.out -= pending - took;

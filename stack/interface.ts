@@ -137,6 +137,8 @@ const ETH_ARP = 0x0806, ETH_IPV4 = 0x0800;
 const PROTO_ICMP = 1, PROTO_UDP = 17;
 const BROADCAST = 0xffffffffffff;
 const TWO_32 = 4294967296;
+/** The longest {@linkcode Stack.poll} asks to wait: 1 s, a small integer of ns. */
+const MAX_WAIT_NS = 1_000_000_000;
 /** Ephemeral ports, as Linux's default ip_local_port_range. */
 const EPHEMERAL_FIRST = 32768, EPHEMERAL_LAST = 60999;
 
@@ -248,6 +250,11 @@ export class Stack implements FrameReceiver, UdpHost {
     this.#icmpTokens = this.#icmpRate;
   }
 
+  /** The time (ns, the caller's clock) of the stack's next timer, Infinity when none. */
+  get nextDeadline(): number {
+    return Math.min(this.#arp.nextDeadline, this.#device.nextDeadline());
+  }
+
   /** Our IPv4 address as a 32-bit number. */
   get address(): number {
     return this.#ip;
@@ -261,16 +268,17 @@ export class Stack implements FrameReceiver, UdpHost {
   /**
    * Receives one burst, runs the timers that are due, sends what is pending. `nowNs` is the
    * caller's clock; without it the stack reads `clock[0]`, which the caller sets (a poll loop
-   * that allocates nothing: see {@linkcode Stack.clock}). Returns the time by which it wants to
-   * be polled again when nothing arrives.
+   * that allocates nothing: see {@linkcode Stack.clock}). Returns how long (ns) it can wait
+   * for its next timer when nothing arrives: 0 when one is due, at most 1 s.
    */
   poll(nowNs?: number): number {
     if (nowNs !== undefined) this.clock[0] = nowNs;
-    const now = this.clock[0];
-    this.#device.receive(this, now);
+    this.#device.receive(this, this.clock);
     this.#arp.timers(this.#arpActions);
-    this.#device.flush(now);
-    return Math.min(this.#arp.nextDeadline, this.#device.nextDeadline());
+    this.#device.flush(this.clock);
+    // A delay, not a time: an integer of at most 1 s is a small integer, never allocated.
+    const wait = Math.min(this.#arp.nextDeadline, this.#device.nextDeadline()) - this.clock[0];
+    return wait <= 0 ? 0 : wait >= MAX_WAIT_NS ? MAX_WAIT_NS : Math.ceil(wait);
   }
 
   /** Binds a UDP socket to `port` (0: an ephemeral port). */
@@ -640,7 +648,7 @@ export class Stack implements FrameReceiver, UdpHost {
   #reserve(length: number): number {
     let at = this.#device.reserve(length);
     if (at < 0) {
-      this.#device.flush(this.clock[0]);
+      this.#device.flush(this.clock);
       at = this.#device.reserve(length);
     }
     if (at < 0) this.counters.txNoBuffer++;

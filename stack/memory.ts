@@ -136,7 +136,7 @@ export class MemoryDevice implements Device {
    * Hands up to {@linkcode MemoryDevice.burst} frames flushed by the peer to `receiver`, in the
    * order they were sent, then gives their buffers back to the peer. Returns how many.
    */
-  receive(receiver: FrameReceiver, _nowNs: number): number {
+  receive(receiver: FrameReceiver, _clock: Float64Array): number {
     const n = this.#n, peer = this.#peer;
     const data = peer.txData, view = peer.txView, size = peer.#slotBytes;
     const ringSlot = this.#ringSlot, ringLength = this.#ringLength, capacity = ringSlot.length;
@@ -188,7 +188,7 @@ export class MemoryDevice implements Device {
   }
 
   /** Moves every reserved frame, in order, to the peer's receive ring. Returns how many. */
-  flush(_nowNs: number): number {
+  flush(_clock: Float64Array): number {
     const n = this.#n, count = n[RESERVED];
     const peer = this.#peer, pn = peer.#n;
     const ringSlot = peer.#ringSlot, ringLength = peer.#ringLength, capacity = ringSlot.length;

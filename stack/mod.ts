@@ -45,6 +45,6 @@ export {
   type FaultStats,
 } from "./fault.ts";
 export { PortDevice, type PortDeviceOptions, type PortDeviceStats } from "./port_device.ts";
-export { ArpCache, type ArpOptions, ArpState } from "./arp.ts";
+export { type ArpActions, ArpCache, type ArpOptions, ArpState } from "./arp.ts";
 export { Stack, type StackCounters, type StackOptions } from "./interface.ts";
-export { type DatagramReceiver, UdpSocket } from "./udp.ts";
+export { type DatagramReceiver, type UdpHost, UdpSocket } from "./udp.ts";

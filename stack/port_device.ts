@@ -142,7 +142,7 @@ export class PortDevice implements Device {
    * the receiver throws, the error goes on to the caller and the rest of the burst is freed
    * unread (a DPDK burst cannot be left half-consumed). Returns how many frames were handed over.
    */
-  receive(receiver: FrameReceiver, _nowNs: number): number {
+  receive(receiver: FrameReceiver, _clock: Float64Array): number {
     const batch = this.#rx;
     const n = this.#port.receive(this.#queue, batch);
     if (n === 0) return 0;
@@ -196,7 +196,7 @@ export class PortDevice implements Device {
    * Sends the reserved frames in one burst; those the driver does not take are freed (counted
    * in `stats.unsent`). Returns how many were sent.
    */
-  flush(_nowNs: number): number {
+  flush(_clock: Float64Array): number {
     const batch = this.#tx, count = batch.count;
     if (count === 0) return 0;
     const sent = this.#port.send(this.#queue, batch);

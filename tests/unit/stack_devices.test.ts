@@ -8,6 +8,10 @@ import { MemoryPair } from "../../stack/memory.ts";
 import { FaultInjector, type FaultInjectorOptions } from "../../stack/fault.ts";
 import { runDeno } from "../helpers.ts";
 
+/** The device clock at `ns` (devices take the time as an array: see Device.receive). */
+const CLOCK = new Float64Array(1);
+const clockAt = (ns: number): Float64Array => (CLOCK[0] = ns, CLOCK);
+
 const TEST_OPTIONS = { sanitizeOps: true, sanitizeResources: true, sanitizeExit: true };
 
 /** Frame `id` of `length` bytes: the id three times (a corrupted copy is outvoted), then a pattern. */
@@ -80,9 +84,9 @@ function exchange(
       if (at < 0) break;
       writeFrame(from.txData, from.txView, at, id++, length);
     }
-    from.flush(now);
+    from.flush(clockAt(now));
     recorder.nowNs = now;
-    while (to.receive(recorder, now) > 0) { /* drain */ }
+    while (to.receive(recorder, clockAt(now)) > 0) { /* drain */ }
     now += stepNs;
   }
   return drain(from, to, recorder, now);
@@ -92,10 +96,16 @@ function exchange(
 function drain(from: Device, to: Device, recorder: Recorder, now: number): number {
   for (let rounds = 0; rounds < 1_000_000; rounds++) {
     const deadline = Math.min(from.nextDeadline(), to.nextDeadline());
-    from.flush(now);
+    from.flush(clockAt(now));
     recorder.nowNs = now;
     let moved = 0;
-    for (let n = to.receive(recorder, now); n > 0; n = to.receive(recorder, now)) moved += n;
+    for (
+      let n = to.receive(recorder, clockAt(now));
+      n > 0;
+      n = to.receive(recorder, clockAt(now))
+    ) {
+      moved += n;
+    }
     if (moved === 0 && deadline === Infinity) return now;
     if (moved === 0) now = Math.max(now, deadline);
   }
@@ -123,14 +133,14 @@ Deno.test("MemoryPair", TEST_OPTIONS, async (t) => {
     const pair = new MemoryPair();
     const at = pair.a.reserve(100);
     pair.a.txData.fill(7, at, at + 100);
-    pair.a.flush(0);
+    pair.a.flush(clockAt(0));
     let seen: Uint8Array | undefined, seenAt = -1;
     pair.b.receive({
       frame(data, _view, offset) {
         seen = data;
         seenAt = offset;
       },
-    }, 0);
+    }, clockAt(0));
     assert.equal(seen, pair.a.txData);
     assert.equal(seenAt, at);
   });
@@ -144,8 +154,8 @@ Deno.test("MemoryPair", TEST_OPTIONS, async (t) => {
       for (let at = pair.a.reserve(64); at >= 0; at = pair.a.reserve(64)) {
         pair.a.txView.setUint32(at, id++);
       }
-      pair.a.flush(0);
-      while (pair.b.receive(counter, 0) > 0) { /* drain */ }
+      pair.a.flush(clockAt(0));
+      while (pair.b.receive(counter, clockAt(0)) > 0) { /* drain */ }
     }
     assert.equal(received, id);
     assert.equal(pair.a.freeSlots, 16);
@@ -159,37 +169,37 @@ Deno.test("MemoryPair", TEST_OPTIONS, async (t) => {
     for (let i = 0; i < 4; i++) assert.ok(pair.a.reserve(60) >= 0);
     assert.equal(pair.a.reserve(60), -1);
     assert.equal(pair.a.stats.noSlot, 1);
-    pair.a.flush(0);
+    pair.a.flush(clockAt(0));
     assert.equal(pair.a.reserve(60), -1, "the slots are in flight until the peer receives");
-    assert.equal(pair.b.receive({ frame() {} }, 0), 4);
+    assert.equal(pair.b.receive({ frame() {} }, clockAt(0)), 4);
     assert.equal(pair.a.freeSlots, 4);
 
     const narrow = new MemoryPair({ slots: 16, burst: 4 });
     for (let i = 0; i < 4; i++) assert.ok(narrow.a.reserve(60) >= 0);
     assert.equal(narrow.a.reserve(60), -1, "a burst is full: flush first");
     assert.equal(narrow.a.stats.noSlot, 0);
-    assert.equal(narrow.a.flush(0), 4);
+    assert.equal(narrow.a.flush(clockAt(0)), 4);
     assert.ok(narrow.a.reserve(60) >= 0);
     // A receive hands over a burst at most.
-    narrow.a.flush(0);
+    narrow.a.flush(clockAt(0));
     for (let i = 0; i < 4; i++) narrow.a.reserve(60);
-    narrow.a.flush(0);
+    narrow.a.flush(clockAt(0));
     assert.equal(narrow.b.pending, 9);
-    assert.equal(narrow.b.receive({ frame() {} }, 0), 4);
-    assert.equal(narrow.b.receive({ frame() {} }, 0), 4);
-    assert.equal(narrow.b.receive({ frame() {} }, 0), 1);
+    assert.equal(narrow.b.receive({ frame() {} }, clockAt(0)), 4);
+    assert.equal(narrow.b.receive({ frame() {} }, clockAt(0)), 4);
+    assert.equal(narrow.b.receive({ frame() {} }, clockAt(0)), 1);
   });
 
   await t.step("a receiver that throws loses no buffer", () => {
     const pair = new MemoryPair({ slots: 2 });
     pair.a.reserve(60);
-    pair.a.flush(0);
+    pair.a.flush(clockAt(0));
     assert.throws(() =>
       pair.b.receive({
         frame: () => {
           throw new Error("boom");
         },
-      }, 0), /boom/);
+      }, clockAt(0)), /boom/);
     assert.equal(pair.a.freeSlots, 2);
   });
 
@@ -305,24 +315,24 @@ Deno.test("FaultInjector", TEST_OPTIONS, async (t) => {
       const to = direction === "rx" ? injector : pair.b;
       const rec = new Recorder();
       for (let id = 0; id < 4; id++) put(from, id);
-      from.flush(100);
-      assert.equal(to.receive(rec, 100), 0);
+      from.flush(clockAt(100));
+      assert.equal(to.receive(rec, clockAt(100)), 0);
       assert.equal(injector.nextDeadline(), 1100);
       for (let id = 4; id < 8; id++) put(from, id);
-      from.flush(600);
-      assert.equal(to.receive(rec, 600), 0);
+      from.flush(clockAt(600));
+      assert.equal(to.receive(rec, clockAt(600)), 0);
       assert.equal(injector.nextDeadline(), 1100, "the earliest held frame");
-      injector.flush(1099);
-      assert.equal(to.receive(rec, 1099), 0);
+      injector.flush(clockAt(1099));
+      assert.equal(to.receive(rec, clockAt(1099)), 0);
       // Due: the held frames come out in order, each no earlier than its release time.
       rec.nowNs = 1100;
-      injector.flush(1100); // sends the outgoing frames due (tx)
-      while (to.receive(rec, 1100) > 0) { /* drain */ }
+      injector.flush(clockAt(1100)); // sends the outgoing frames due (tx)
+      while (to.receive(rec, clockAt(1100)) > 0) { /* drain */ }
       assert.deepEqual(rec.ids, [0, 1, 2, 3], direction);
       assert.equal(injector.nextDeadline(), 1600);
       rec.nowNs = 2000;
-      injector.flush(2000);
-      while (to.receive(rec, 2000) > 0) { /* drain */ }
+      injector.flush(clockAt(2000));
+      while (to.receive(rec, clockAt(2000)) > 0) { /* drain */ }
       assert.deepEqual(rec.ids, [0, 1, 2, 3, 4, 5, 6, 7]);
       assert.deepEqual(rec.times, [1100, 1100, 1100, 1100, 2000, 2000, 2000, 2000]);
       assert.equal(injector.nextDeadline(), Infinity);
@@ -338,14 +348,14 @@ Deno.test("FaultInjector", TEST_OPTIONS, async (t) => {
     for (let id = 0; id < 10; id++) {
       put(pair.a, id);
     }
-    pair.a.flush(0);
+    pair.a.flush(clockAt(0));
     const rec = new Recorder();
-    assert.equal(injector.receive(rec, 0), 6);
+    assert.equal(injector.receive(rec, clockAt(0)), 6);
     assert.deepEqual(rec.ids, [4, 5, 6, 7, 8, 9]);
     assert.equal(injector.rxHeld, 4);
     const c = injector.stats.rx;
     assert.deepEqual([c.delayed, c.overflow, c.passed], [4, 6, 6]);
-    assert.equal(injector.receive(rec, 1000), 4);
+    assert.equal(injector.receive(rec, clockAt(1000)), 4);
     assertAddsUp(c, 10);
   });
 
@@ -355,10 +365,12 @@ Deno.test("FaultInjector", TEST_OPTIONS, async (t) => {
     for (let id = 0; id < 8; id++) {
       put(pair.a, id);
     }
-    pair.a.flush(0);
+    pair.a.flush(clockAt(0));
     const rec = new Recorder();
     const counts: number[] = [];
-    for (let n = injector.receive(rec, 0); n > 0; n = injector.receive(rec, 0)) counts.push(n);
+    for (let n = injector.receive(rec, clockAt(0)); n > 0; n = injector.receive(rec, clockAt(0))) {
+      counts.push(n);
+    }
     assert.deepEqual(counts, [8, 8]);
     assert.equal(injector.nextDeadline(), Infinity);
     assert.deepEqual(rec.ids, [0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7]);
@@ -368,11 +380,11 @@ Deno.test("FaultInjector", TEST_OPTIONS, async (t) => {
     const pair = new MemoryPair();
     const injector = new FaultInjector(pair.b, { seed: 1, reorder: 1, reorderNs: 500 });
     writeFrame(pair.a.txData, pair.a.txView, pair.a.reserve(60), 0, 60);
-    pair.a.flush(0);
+    pair.a.flush(clockAt(0));
     const rec = new Recorder();
-    assert.equal(injector.receive(rec, 0), 0);
+    assert.equal(injector.receive(rec, clockAt(0)), 0);
     assert.equal(injector.nextDeadline(), 500);
-    assert.equal(injector.receive(rec, 500), 1);
+    assert.equal(injector.receive(rec, clockAt(500)), 1);
     assert.equal(injector.stats.rx.reordered, 1);
   });
 
@@ -474,8 +486,8 @@ function gcChild(kind: string, frames: number): void {
       from.txView.setUint32(at, first + i);
       from.txData[at + length - 1] = i;
     }
-    from.flush(now);
-    while (to.receive(sink, now) > 0) { /* drain */ }
+    from.flush(clockAt(now));
+    while (to.receive(sink, clockAt(now)) > 0) { /* drain */ }
   };
   const run = (count: number): number => {
     let sent = 0;
