@@ -3,7 +3,7 @@
  * a UDP echo service on port 7, prints its counters every second and a summary at the end.
  *
  *   deno run --allow-ffi --allow-read --allow-env examples/host.ts [EAL args] -- \
- *     --ip 10.99.3.2/24 [--gateway 10.99.3.1] [--mtu N] [--iface IFACE] \
+ *     (--ip 10.99.3.2/24 [--gateway 10.99.3.1] | --dhcp) [--mtu N] [--iface IFACE] \
  *     [--loss P --reorder P --duplicate P --seed N] [--duration S] [--stats-interval S]
  *
  * With no EAL arguments it creates a TAP interface, `dtap0`, for the kernel to talk to:
@@ -12,14 +12,15 @@
  *
  * `--iface veth0` attaches to an existing kernel interface through net_af_packet instead. The
  * fault options run the port through the stack's fault injector (seeded: reproducible), so the
- * stack can be watched under loss. Not yet here: DHCP (`--dhcp`), fragmentation, TCP.
+ * stack can be watched under loss. `--dhcp` gets the address, router and DNS servers from a DHCP
+ * server and prints each lease. Not yet here: fragmentation, TCP.
  *
  * @module
  */
 import { Eal, Mempool, Port, splitArgs, StopSignal } from "../mod.ts";
-import { parseIpv4 } from "../net/mod.ts";
+import { ipv4ToString, parseIpv4 } from "../net/mod.ts";
 import { type Device, FaultInjector, PortDevice, Stack } from "../stack/mod.ts";
-import { Cli, ifaceName, integer, interfaceProblem, number, seconds, value } from "./_cli.ts";
+import { Cli, flag, ifaceName, integer, interfaceProblem, number, seconds, value } from "./_cli.ts";
 
 const NUM_MBUFS = 8191;
 const MBUF_CACHE_SIZE = 250;
@@ -29,10 +30,12 @@ const DEFAULT_TAP = "--vdev=net_tap0,iface=dtap0";
 
 const cli = new Cli(
   "host",
-  "usage: host.ts [EAL args] -- --ip A.B.C.D/N [--gateway A.B.C.D] [--mtu N] [--iface IFACE]\n" +
+  "usage: host.ts [EAL args] -- (--ip A.B.C.D/N [--gateway A.B.C.D] | --dhcp) [--mtu N]\n" +
+    "               [--iface IFACE]\n" +
     "               [--loss P] [--reorder P] [--duplicate P] [--seed N]\n" +
     "               [--duration S] [--stats-interval S]\n" +
-    "  --ip A.B.C.D/N      our address and prefix (required)\n" +
+    "  --ip A.B.C.D/N      our address and prefix\n" +
+    "  --dhcp              get the address from a DHCP server instead\n" +
     "  --gateway A.B.C.D   default gateway, on our prefix\n" +
     "  --mtu N             IP MTU, 68..the device's (default: the device's)\n" +
     "  --iface IFACE       a kernel interface through net_af_packet instead of a TAP\n" +
@@ -52,6 +55,7 @@ const address = (text: string) => (parseIpv4(text), text);
 const { eal, app } = splitArgs(Deno.args);
 const opts = cli.parse(app, {
   ip: value("an address and prefix like 10.99.3.2/24", cidr),
+  dhcp: flag(),
   gateway: value("an IPv4 address", address),
   mtu: integer(68, 9000),
   iface: ifaceName(),
@@ -62,7 +66,12 @@ const opts = cli.parse(app, {
   duration: seconds({ note: "0: until Ctrl-C" }),
   "stats-interval": seconds({ default: 1, note: "0: none" }),
 });
-const ip = opts.ip ?? cli.usageError("--ip is required: our address and prefix, like 10.99.3.2/24");
+if ((opts.ip === undefined) === !opts.dhcp) {
+  cli.usageError("give --ip A.B.C.D/N, or --dhcp to get an address from a DHCP server");
+}
+if (opts.dhcp && opts.gateway !== undefined) {
+  cli.usageError("--gateway: with --dhcp the server gives it");
+}
 const faults = opts.loss !== undefined || opts.reorder !== undefined ||
   opts.duplicate !== undefined;
 
@@ -97,7 +106,9 @@ const injector = faults
 const device: Device = injector ?? portDevice;
 const stack = (() => {
   try {
-    return new Stack(device, { address: ip, gateway: opts.gateway, mtu: opts.mtu });
+    return opts.dhcp
+      ? new Stack(device, { dhcp: true, mtu: opts.mtu })
+      : new Stack(device, { address: opts.ip, gateway: opts.gateway, mtu: opts.mtu });
   } catch (e) {
     return cli.fail((e as Error).message); // gateway off the prefix, MTU beyond the device's
   }
@@ -113,7 +124,9 @@ echo.receiver = {
 
 const stop = StopSignal.trap();
 console.log(
-  `\nhost ${ip} on port ${port.id}: answering ARP and ping, UDP echo on port ${ECHO_PORT}` +
+  `\nhost ${
+    opts.ip ?? "(DHCP)"
+  } on port ${port.id}: answering ARP and ping, UDP echo on port ${ECHO_PORT}` +
     (faults
       ? `, faults loss ${opts.loss ?? 0} reorder ${opts.reorder ?? 0} ` +
         `duplicate ${opts.duplicate ?? 0} (seed ${opts.seed})`
@@ -135,11 +148,21 @@ const line = () =>
 // performance.now() allocates too.
 const start = performance.now();
 let lastPrint = start;
+let leases = 0;
 for (let iter = 0; !stop.requested; iter++) {
   if ((iter & 63) === 0) stack.clock[0] = (performance.now() - start) * 1e6;
   stack.poll();
   if ((iter & 1023) === 0) {
     const now = performance.now();
+    const d = stack.dhcp;
+    if (d !== undefined && d.leases !== leases) {
+      leases = d.leases;
+      console.log(
+        `DHCP: leased ${ipv4ToString(d.address)}/${d.prefix} from ${ipv4ToString(d.server)} ` +
+          `for ${d.leaseSeconds} s, router ${ipv4ToString(d.router)}, ` +
+          `DNS ${d.dns.map(ipv4ToString).join(" ") || "none"}`,
+      );
+    }
     if (opts["stats-interval"] > 0 && now - lastPrint >= opts["stats-interval"] * 1000) {
       console.log(`[${((now - start) / 1000).toFixed(0).padStart(4)} s] ${line()}`);
       lastPrint = now;
@@ -154,5 +177,6 @@ console.log("Summary:");
 console.log(`  ${line()}`);
 console.log(`  counters: ${JSON.stringify(c)}`);
 if (injector) console.log(`  faults: ${JSON.stringify(injector.stats)}`);
+if (stack.dhcp) console.log(`  dhcp: ${JSON.stringify(stack.dhcp)}`);
 echo.close();
 Eal.cleanup();

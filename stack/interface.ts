@@ -13,11 +13,17 @@ import { foldSum, parseIpv4, sum16 } from "../net/mod.ts";
 import { type ArpActions, ArpCache, type ArpOptions } from "./arp.ts";
 import type { Device, FrameReceiver } from "./device.ts";
 import { type UdpHost, UdpSocket } from "./udp.ts";
+import { DhcpClient, type DhcpHost, type DhcpOptions, type DhcpStatus } from "./dhcp.ts";
 
 /** Options of a {@linkcode Stack}. */
 export interface StackOptions {
-  /** Our address and prefix, `"10.0.0.2/24"`. Required. */
-  address: string;
+  /** Our address and prefix, `"10.0.0.2/24"`. Required unless `dhcp` is given. */
+  address?: string;
+  /**
+   * Get the address, prefix, router, DNS servers and MTU from a DHCP server instead (`true`, or
+   * options). Until a lease arrives the stack has no address. Default: off.
+   */
+  dhcp?: boolean | DhcpOptions;
   /** Default gateway for addresses off the prefix. Default: none (off-link is unreachable). */
   gateway?: string;
   /** IP MTU. Default: the device's. */
@@ -187,16 +193,18 @@ function macNumber(mac: Uint8Array): number {
  * for (;;) stack.poll(performance.now() * 1e6); // a poll loop owns the clock
  * ```
  */
-export class Stack implements FrameReceiver, UdpHost {
+export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   readonly #device: Device;
   readonly #mac: number;
   readonly #macHi: number;
   readonly #macLo: number;
-  readonly #ip: number;
-  readonly #mask: number;
-  readonly #broadcast: number;
-  readonly #gateway: number;
-  readonly #mtu: number;
+  // The address, as configured or leased (0: none yet, with DHCP).
+  #ip = 0;
+  #mask = 0;
+  #broadcast = 0xffffffff;
+  #gateway = 0;
+  #mtu: number;
+  readonly #dhcp: DhcpClient | null = null;
   readonly #arp: ArpCache;
   readonly #arpActions: ArpActions;
   readonly #resend: (data: Uint8Array, offset: number, length: number) => void;
@@ -216,20 +224,28 @@ export class Stack implements FrameReceiver, UdpHost {
   /** Counters for every reason a frame was received, dropped or sent. */
   readonly counters: StackCounters = zeroCounters();
 
-  /** A host on `device` with the given address. */
+  /** A host on `device` with the given address (or one from DHCP). */
   constructor(device: Device, options: StackOptions) {
-    const { ip, prefix } = parseCidr(options.address);
     this.#device = device;
     this.#mac = macNumber(device.mac);
     this.#macHi = device.mac[0] << 8 | device.mac[1];
-    this.#macLo =
-      (device.mac[2] << 24 | device.mac[3] << 16 | device.mac[4] << 8 | device.mac[5]) >>> 0;
-    this.#ip = ip;
-    this.#mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    this.#broadcast = (ip | ~this.#mask) >>> 0;
-    this.#gateway = options.gateway !== undefined ? parseIpv4(options.gateway) : 0;
-    if (this.#gateway !== 0 && ((this.#gateway & this.#mask) >>> 0) !== ((ip & this.#mask) >>> 0)) {
-      throw new RangeError(`StackOptions.gateway ${options.gateway} is not on ${options.address}`);
+    this.#macLo = (device.mac[2] << 24 | device.mac[3] << 16 | device.mac[4] << 8 |
+      device.mac[5]) >>> 0;
+    if ((options.address === undefined) === !options.dhcp) {
+      throw new TypeError("StackOptions: give either address (e.g. 10.0.0.2/24) or dhcp");
+    }
+    if (options.address !== undefined) {
+      const { ip, prefix } = parseCidr(options.address);
+      this.#setAddress(ip, prefix);
+    }
+    if (options.gateway !== undefined) {
+      if (this.#ip === 0) throw new TypeError("StackOptions.gateway: DHCP gives the gateway");
+      this.#gateway = parseIpv4(options.gateway);
+      if (((this.#gateway & this.#mask) >>> 0) !== ((this.#ip & this.#mask) >>> 0)) {
+        throw new RangeError(
+          `StackOptions.gateway ${options.gateway} is not on ${options.address}`,
+        );
+      }
     }
     this.#mtu = options.mtu ?? device.mtu;
     if (!(this.#mtu >= 68 && this.#mtu <= device.mtu)) {
@@ -246,18 +262,56 @@ export class Stack implements FrameReceiver, UdpHost {
     this.#resend = (data, offset, length) => this.#sendIpPacket(data, offset, length);
     this.#outData = device.txData;
     this.#outView = device.txView;
+    if (options.dhcp) {
+      const dhcpOptions = options.dhcp === true ? {} : options.dhcp;
+      this.#dhcp = new DhcpClient(this, this.udp(68), dhcpOptions);
+    }
     this.#icmpRate = options.icmpErrorsPerSecond ?? 1000;
     this.#icmpTokens = this.#icmpRate;
   }
 
   /** The time (ns, the caller's clock) of the stack's next timer, Infinity when none. */
   get nextDeadline(): number {
-    return Math.min(this.#arp.nextDeadline, this.#device.nextDeadline());
+    const dhcp = this.#dhcp === null ? Infinity : this.#dhcp.nextDeadline;
+    return Math.min(this.#arp.nextDeadline, this.#device.nextDeadline(), dhcp);
   }
 
-  /** Our IPv4 address as a 32-bit number. */
+  /** Our IPv4 address as a 32-bit number (0 while DHCP has not leased one). */
   get address(): number {
     return this.#ip;
+  }
+
+  /** The device's MAC, 6 bytes. */
+  get mac(): Uint8Array {
+    return this.#device.mac;
+  }
+
+  /** The DHCP lease and counters, when the stack uses DHCP. */
+  get dhcp(): DhcpStatus | undefined {
+    return this.#dhcp?.status;
+  }
+
+  #setAddress(ip: number, prefix: number): void {
+    this.#ip = ip;
+    this.#mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+    this.#broadcast = (ip | ~this.#mask) >>> 0;
+  }
+
+  /** Takes a leased address and announces it with a gratuitous ARP (internal, from DHCP). */
+  configure(ip: number, prefix: number, gateway: number, mtu: number): void {
+    this.#setAddress(ip, prefix);
+    this.#gateway = gateway;
+    if (mtu >= 68 && mtu <= this.#device.mtu) this.#mtu = mtu;
+    this.#sendArpRequest(ip); // sender = target = our new address: neighbours update their caches
+  }
+
+  /** Gives the address up (internal, from DHCP). */
+  unconfigure(): void {
+    this.#ip = 0;
+    this.#mask = 0;
+    this.#broadcast = 0xffffffff;
+    this.#gateway = 0;
+    this.#mtu = this.#device.mtu;
   }
 
   /** The ARP cache (to add static entries, or look at it). */
@@ -275,9 +329,10 @@ export class Stack implements FrameReceiver, UdpHost {
     if (nowNs !== undefined) this.clock[0] = nowNs;
     this.#device.receive(this, this.clock);
     this.#arp.timers(this.#arpActions);
+    this.#dhcp?.timers();
     this.#device.flush(this.clock);
     // A delay, not a time: an integer of at most 1 s is a small integer, never allocated.
-    const wait = Math.min(this.#arp.nextDeadline, this.#device.nextDeadline()) - this.clock[0];
+    const wait = this.nextDeadline - this.clock[0];
     return wait <= 0 ? 0 : wait >= MAX_WAIT_NS ? MAX_WAIT_NS : Math.ceil(wait);
   }
 
@@ -343,11 +398,11 @@ export class Stack implements FrameReceiver, UdpHost {
     const senderMac = view.getUint16(at + 8) * TWO_32 + view.getUint32(at + 10);
     const senderIp = view.getUint32(at + 14);
     const targetIp = view.getUint32(at + 24);
-    if (senderIp === this.#ip) {
+    if (senderIp === this.#ip && this.#ip !== 0) {
       if (senderMac !== this.#mac) c.arpConflicts++; // never learn a claim on our own address
       return;
     }
-    const forUs = targetIp === this.#ip;
+    const forUs = targetIp === this.#ip && this.#ip !== 0;
     // RFC 826: update an entry we have; create one when the packet is for us.
     if (senderIp !== 0 && this.#arp.learn(senderIp, senderMac, forUs)) {
       this.#arp.drain(senderIp, this.#resend);
@@ -375,7 +430,8 @@ export class Stack implements FrameReceiver, UdpHost {
       return;
     }
     const dst = view.getUint32(at + 16);
-    if (dst !== this.#ip && dst !== this.#broadcast && dst !== 0xffffffff) {
+    // Without an address (DHCP under way) unicast to our MAC is for us: offers come that way.
+    if (dst !== this.#ip && dst !== this.#broadcast && dst !== 0xffffffff && this.#ip !== 0) {
       c.ipNotOurs++;
       return;
     }
@@ -537,7 +593,7 @@ export class Stack implements FrameReceiver, UdpHost {
     const onLink = ((dst & this.#mask) >>> 0) === ((this.#ip & this.#mask) >>> 0) ||
       dst === 0xffffffff;
     const nextHop = onLink ? dst : this.#gateway;
-    if (nextHop === 0) {
+    if (nextHop === 0 || (this.#ip === 0 && dst !== 0xffffffff)) { // no address: broadcast only
       c.txNoRoute++;
       return -1;
     }

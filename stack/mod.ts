@@ -48,3 +48,11 @@ export { PortDevice, type PortDeviceOptions, type PortDeviceStats } from "./port
 export { type ArpActions, ArpCache, type ArpOptions, ArpState } from "./arp.ts";
 export { Stack, type StackCounters, type StackOptions } from "./interface.ts";
 export { type DatagramReceiver, type UdpHost, UdpSocket } from "./udp.ts";
+export {
+  DHCP_STATE_NAMES,
+  DhcpClient,
+  type DhcpHost,
+  type DhcpOptions,
+  DhcpState,
+  type DhcpStatus,
+} from "./dhcp.ts";

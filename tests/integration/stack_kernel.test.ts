@@ -95,3 +95,69 @@ Deno.test("10^6 UDP echoes through two stacks: no garbage collection in the stea
     `heap grew by ${r.result.heapAfterNoGc - r.result.heapBefore} bytes over 10^6 echoes`,
   );
 });
+
+Deno.test({
+  name: "host.ts --dhcp leases an address from dnsmasq, and the kernel pings it there",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const v = vethNamespace(72);
+    const leases = Deno.makeTempFileSync({ prefix: "dd-leases-" });
+    const dnsmasq = new Deno.Command("ip", {
+      args: [
+        ...["netns", "exec", v.ns, "dnsmasq", "-k", "--conf-file=/dev/null", "--user=root"],
+        ...["--no-resolv", "--no-hosts", `--interface=${v.peer}`, "--port=0"],
+        `--dhcp-range=10.99.72.100,10.99.72.150,255.255.255.0,2m`,
+        `--dhcp-option=option:router,${v.peerIp}`,
+        `--dhcp-leasefile=${leases}`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    sh("ip", "netns", "exec", v.ns, "ethtool", "-K", v.peer, "tx", "off");
+    const host = startDeno("examples/host.ts", [
+      "--",
+      ...["--iface", v.host, "--dhcp", "--stats-interval", "0"],
+    ], ["--allow-ffi", "--allow-read", "--allow-env"]);
+    try {
+      const m = await host.waitFor(
+        /DHCP: leased (10\.99\.72\.\d+)\/24 from (\S+) for (\d+) s, router ([\d.]+)/,
+        30_000,
+      );
+      const [, leased, server, seconds, router] = m;
+      assert.equal(server, v.peerIp);
+      assert.equal(router, v.peerIp);
+      assert.equal(seconds, "120");
+      const ping = run("ip", ...[
+        "netns",
+        "exec",
+        v.ns,
+        "ping",
+        "-c",
+        "100",
+        "-i",
+        "0.01",
+        "-W",
+        "1",
+        leased,
+      ]);
+      assert.match(
+        ping.stdout,
+        /100 packets transmitted, 100 received, 0% packet loss/,
+        ping.stdout,
+      );
+      // dnsmasq recorded the lease for our MAC.
+      assert.match(Deno.readTextFileSync(leases), new RegExp(` ${leased.replaceAll(".", "\\.")} `));
+      const r = await host.stop("SIGINT");
+      assert.equal(r.code, 0, r.stderr);
+      const dhcp = JSON.parse(r.stdout.match(/dhcp: (\{.*\})/)![1]);
+      assert.equal(dhcp.state, 3, "BOUND");
+      assert.deepEqual([dhcp.discovers, dhcp.offers, dhcp.acks], [1, 1, 1]);
+    } finally {
+      await host.stop("SIGKILL").catch(() => {});
+      dnsmasq.kill("SIGTERM");
+      await dnsmasq.output();
+      v.remove();
+      Deno.removeSync(leases);
+    }
+  },
+});
