@@ -15,6 +15,18 @@ import type { Device, FrameReceiver } from "./device.ts";
 import { type UdpHost, UdpSocket } from "./udp.ts";
 import { DhcpClient, type DhcpHost, type DhcpOptions, type DhcpStatus } from "./dhcp.ts";
 
+/**
+ * Something that runs on the stack's timers (a resolver, a protocol client): `poll` calls its
+ * `timers()` and takes its `nextDeadline` (ns, the stack's clock; Infinity when idle) into
+ * account. Read the time from `stack.clock[0]`.
+ */
+export interface StackService {
+  /** Runs what is due. */
+  timers(): void;
+  /** When it next needs `timers()`, or Infinity. */
+  readonly nextDeadline: number;
+}
+
 /** Options of a {@linkcode Stack}. */
 export interface StackOptions {
   /** Our address and prefix, `"10.0.0.2/24"`. Required unless `dhcp` is given. */
@@ -205,6 +217,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   #gateway = 0;
   #mtu: number;
   readonly #dhcp: DhcpClient | null = null;
+  readonly #services: StackService[] = [];
   readonly #arp: ArpCache;
   readonly #arpActions: ArpActions;
   readonly #resend: (data: Uint8Array, offset: number, length: number) => void;
@@ -272,8 +285,23 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
 
   /** The time (ns, the caller's clock) of the stack's next timer, Infinity when none. */
   get nextDeadline(): number {
-    const dhcp = this.#dhcp === null ? Infinity : this.#dhcp.nextDeadline;
-    return Math.min(this.#arp.nextDeadline, this.#device.nextDeadline(), dhcp);
+    let next = Math.min(this.#arp.nextDeadline, this.#device.nextDeadline());
+    if (this.#dhcp !== null) next = Math.min(next, this.#dhcp.nextDeadline);
+    for (let i = 0; i < this.#services.length; i++) {
+      next = Math.min(next, this.#services[i].nextDeadline);
+    }
+    return next;
+  }
+
+  /** Runs `service` on the stack's timers until {@linkcode Stack.detach}. */
+  attach(service: StackService): void {
+    if (!this.#services.includes(service)) this.#services.push(service);
+  }
+
+  /** Stops running `service` on the stack's timers. */
+  detach(service: StackService): void {
+    const i = this.#services.indexOf(service);
+    if (i >= 0) this.#services.splice(i, 1);
   }
 
   /** Our IPv4 address as a 32-bit number (0 while DHCP has not leased one). */
@@ -330,6 +358,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     this.#device.receive(this, this.clock);
     this.#arp.timers(this.#arpActions);
     this.#dhcp?.timers();
+    for (let i = 0; i < this.#services.length; i++) this.#services[i].timers();
     this.#device.flush(this.clock);
     // A delay, not a time: an integer of at most 1 s is a small integer, never allocated.
     const wait = this.nextDeadline - this.clock[0];

@@ -46,7 +46,7 @@ export {
 } from "./fault.ts";
 export { PortDevice, type PortDeviceOptions, type PortDeviceStats } from "./port_device.ts";
 export { type ArpActions, ArpCache, type ArpOptions, ArpState } from "./arp.ts";
-export { Stack, type StackCounters, type StackOptions } from "./interface.ts";
+export { Stack, type StackCounters, type StackOptions, type StackService } from "./interface.ts";
 export { type DatagramReceiver, type UdpHost, UdpSocket } from "./udp.ts";
 export {
   DHCP_STATE_NAMES,
