@@ -46,7 +46,15 @@ export interface StackOptions {
   icmpErrorsPerSecond?: number;
 }
 
-/** Why frames were received, dropped or sent: one counter per reason, all plain numbers. */
+/**
+ * Why frames were received, dropped or sent: one counter per reason, all plain numbers. Every
+ * received frame ends in exactly one counter:
+ * `rxFrames = rxOtherMac + rxTruncated + rxUnknownEtherType + arpIn + ipIn`,
+ * `arpIn = arpMalformed + arpConflicts + arpRequestsAnswered + arpOther`,
+ * `ipIn = ipBadHeader + ipBadChecksum + ipNotOurs + ipFragments + ipUnknownProtocol + icmpIn +
+ * udpIn + udpBad + udpNoSocket + udpNoReceiver`,
+ * `icmpIn = icmpBadChecksum + icmpEchoRequests + icmpOther`.
+ */
 export interface StackCounters {
   /** Frames handed over by the device. */
   rxFrames: number;
@@ -72,6 +80,8 @@ export interface StackCounters {
   arpDropped: number;
   /** ARP packets claiming our own address from another MAC (a conflict or a spoof). */
   arpConflicts: number;
+  /** Other ARP packets: replies, announcements, requests for other addresses. */
+  arpOther: number;
   /** IPv4 packets received. */
   ipIn: number;
   /** Bad version, header length or total length. */
@@ -86,8 +96,12 @@ export interface StackCounters {
   ipUnknownProtocol: number;
   /** ICMP messages received. */
   icmpIn: number;
-  /** Echo requests answered. */
+  /** Echo requests for our address (each answered unless the device has no buffer). */
+  icmpEchoRequests: number;
+  /** Echo replies sent. */
   icmpEchoReplies: number;
+  /** Other ICMP messages (replies, errors, broadcast echo requests): not acted on. */
+  icmpOther: number;
   /** ICMP messages with a wrong checksum. */
   icmpBadChecksum: number;
   /** Port unreachable messages sent. */
@@ -128,6 +142,7 @@ function zeroCounters(): StackCounters {
     arpQueueFull: 0,
     arpDropped: 0,
     arpConflicts: 0,
+    arpOther: 0,
     ipIn: 0,
     ipBadHeader: 0,
     ipBadChecksum: 0,
@@ -135,7 +150,9 @@ function zeroCounters(): StackCounters {
     ipFragments: 0,
     ipUnknownProtocol: 0,
     icmpIn: 0,
+    icmpEchoRequests: 0,
     icmpEchoReplies: 0,
+    icmpOther: 0,
     icmpBadChecksum: 0,
     icmpUnreachableSent: 0,
     icmpRateLimited: 0,
@@ -428,7 +445,9 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     const senderIp = view.getUint32(at + 14);
     const targetIp = view.getUint32(at + 24);
     if (senderIp === this.#ip && this.#ip !== 0) {
-      if (senderMac !== this.#mac) c.arpConflicts++; // never learn a claim on our own address
+      // Never learn a claim on our own address; our own gratuitous ARP echoed back is not one.
+      if (senderMac !== this.#mac) c.arpConflicts++;
+      else c.arpOther++;
       return;
     }
     const forUs = targetIp === this.#ip && this.#ip !== 0;
@@ -439,6 +458,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     if (op === 1 && forUs) {
       this.#sendArpReply(view, at);
       c.arpRequestsAnswered++;
+    } else {
+      c.arpOther++; // replies, gratuitous announcements, requests for other addresses
     }
   }
 
@@ -490,8 +511,15 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
       c.icmpBadChecksum++;
       return;
     }
-    if (data[l4] !== 8 || data[l4 + 1] !== 0) return; // only echo requests need an answer
-    if (dst !== this.#ip) return; // no replies to broadcast pings (Linux's default)
+    if (data[l4] !== 8 || data[l4 + 1] !== 0) { // only echo requests need an answer
+      c.icmpOther++;
+      return;
+    }
+    if (dst !== this.#ip) { // no replies to broadcast pings (Linux's default)
+      c.icmpOther++;
+      return;
+    }
+    c.icmpEchoRequests++;
     // The reply: the request's ICMP message with type 0 and the checksum patched.
     const out = this.#startIp(src, PROTO_ICMP, len);
     if (out < 0) return;
