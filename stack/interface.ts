@@ -52,8 +52,8 @@ export interface StackOptions {
  * `rxFrames = rxOtherMac + rxTruncated + rxUnknownEtherType + arpIn + ipIn`,
  * `arpIn = arpMalformed + arpConflicts + arpRequestsAnswered + arpOther`,
  * `ipIn = ipBadHeader + ipBadChecksum + ipNotOurs + ipFragments + ipUnknownProtocol + icmpIn +
- * udpIn + udpBad + udpNoSocket + udpNoReceiver`,
- * `icmpIn = icmpBadChecksum + icmpEchoRequests + icmpOther`.
+ * igmpIn + udpIn + udpBad + udpNoSocket + udpNoReceiver`,
+ * `icmpIn = icmpBadChecksum + icmpEchoRequests + icmpErrors + icmpOther`.
  */
 export interface StackCounters {
   /** Frames handed over by the device. */
@@ -100,7 +100,11 @@ export interface StackCounters {
   icmpEchoRequests: number;
   /** Echo replies sent. */
   icmpEchoReplies: number;
-  /** Other ICMP messages (replies, errors, broadcast echo requests): not acted on. */
+  /** ICMP errors received (destination unreachable, time exceeded). */
+  icmpErrors: number;
+  /** ICMP errors handed to the UDP socket whose datagram they concern. */
+  icmpErrorsDelivered: number;
+  /** Other ICMP messages (replies, broadcast echo requests, ...): not acted on. */
   icmpOther: number;
   /** ICMP messages with a wrong checksum. */
   icmpBadChecksum: number;
@@ -108,6 +112,10 @@ export interface StackCounters {
   icmpUnreachableSent: number;
   /** ICMP errors not sent because of the rate limit. */
   icmpRateLimited: number;
+  /** IGMP messages received (queries are answered). */
+  igmpIn: number;
+  /** IGMP reports and leaves sent. */
+  igmpOut: number;
   /** UDP datagrams delivered to a socket. */
   udpIn: number;
   /** UDP datagrams with a wrong checksum or length. */
@@ -152,10 +160,14 @@ function zeroCounters(): StackCounters {
     icmpIn: 0,
     icmpEchoRequests: 0,
     icmpEchoReplies: 0,
+    icmpErrors: 0,
+    icmpErrorsDelivered: 0,
     icmpOther: 0,
     icmpBadChecksum: 0,
     icmpUnreachableSent: 0,
     icmpRateLimited: 0,
+    igmpIn: 0,
+    igmpOut: 0,
     udpIn: 0,
     udpBad: 0,
     udpNoSocket: 0,
@@ -169,7 +181,9 @@ function zeroCounters(): StackCounters {
 }
 
 const ETH_ARP = 0x0806, ETH_IPV4 = 0x0800;
-const PROTO_ICMP = 1, PROTO_UDP = 17;
+const PROTO_ICMP = 1, PROTO_IGMP = 2, PROTO_UDP = 17;
+const IGMP_QUERY = 0x11, IGMP_REPORT = 0x16, IGMP_LEAVE = 0x17;
+const ALL_HOSTS = 0xe0000001, ALL_ROUTERS = 0xe0000002;
 const BROADCAST = 0xffffffffffff;
 const TWO_32 = 4294967296;
 /** The longest {@linkcode Stack.poll} asks to wait: 1 s, a small integer of ns. */
@@ -235,6 +249,10 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   #mtu: number;
   readonly #dhcp: DhcpClient | null = null;
   readonly #services: StackService[] = [];
+  /** Multicast groups joined (a short list: looked at only for multicast packets). */
+  readonly #groups = new Uint32Array(32);
+  readonly #groupUsers = new Uint16Array(32);
+  #groupCount = 0;
   readonly #arp: ArpCache;
   readonly #arpActions: ArpActions;
   readonly #resend: (data: Uint8Array, offset: number, length: number) => void;
@@ -420,7 +438,9 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
       return;
     }
     const dst = view.getUint16(offset) * TWO_32 + view.getUint32(offset + 2);
-    if (dst !== this.#mac && dst !== BROADCAST) {
+    // IPv4 multicast MACs (01:00:5e + the group's low 23 bits) pass; the IP check picks groups.
+    const multicast = view.getUint16(offset) === 0x0100 && data[offset + 2] === 0x5e;
+    if (dst !== this.#mac && dst !== BROADCAST && !multicast) {
       c.rxOtherMac++;
       return;
     }
@@ -481,7 +501,10 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     }
     const dst = view.getUint32(at + 16);
     // Without an address (DHCP under way) unicast to our MAC is for us: offers come that way.
-    if (dst !== this.#ip && dst !== this.#broadcast && dst !== 0xffffffff && this.#ip !== 0) {
+    if (
+      dst !== this.#ip && dst !== this.#broadcast && dst !== 0xffffffff && this.#ip !== 0 &&
+      !this.#member(dst)
+    ) {
       c.ipNotOurs++;
       return;
     }
@@ -492,7 +515,85 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     const src = view.getUint32(at + 12), proto = data[at + 9];
     if (proto === PROTO_UDP) this.#udpIn(data, view, at + ihl, total - ihl, src, dst, at);
     else if (proto === PROTO_ICMP) this.#icmpIn(data, view, at, ihl, total, src, dst);
+    else if (proto === PROTO_IGMP) this.#igmpIn(data, view, at + ihl, total - ihl, dst);
     else c.ipUnknownProtocol++;
+  }
+
+  // ---------------------------------------------------------------- multicast
+
+  /** Whether we joined `group` (or it is all-hosts, 224.0.0.1, which every host is in). */
+  #member(group: number): boolean {
+    if (group === ALL_HOSTS) return true;
+    for (let i = 0; i < this.#groupCount; i++) if (this.#groups[i] === group) return true;
+    return false;
+  }
+
+  /**
+   * Receives IPv4 multicast sent to `group` (224.0.0.0/4) and announces it to the routers with
+   * an IGMPv2 membership report (RFC 2236). Sockets receive datagrams sent to the group on their
+   * port (see {@linkcode UdpSocket.join}).
+   */
+  joinGroup(group: number): void {
+    if ((group >>> 28) !== 0xe || group === ALL_HOSTS) {
+      throw new RangeError(
+        `joinGroup: ${group >>> 24}.${group >>> 16 & 255}.${group >>> 8 & 255}.${
+          group & 255
+        } is not a multicast group`,
+      );
+    }
+    if (this.#member(group)) return;
+    if (this.#groupCount === this.#groups.length) {
+      throw new RangeError("joinGroup: too many groups");
+    }
+    this.#groups[this.#groupCount++] = group;
+    this.#sendIgmp(IGMP_REPORT, group, group);
+  }
+
+  /** Leaves `group` (IGMPv2 leave to all-routers). */
+  leaveGroup(group: number): void {
+    for (let i = 0; i < this.#groupCount; i++) {
+      if (this.#groups[i] !== group) continue;
+      if (--this.#groupUsers[i] > 0) return; // still used by another socket
+      const last = --this.#groupCount;
+      this.#groups[i] = this.#groups[last];
+      this.#groupUsers[i] = this.#groupUsers[last];
+      this.#sendIgmp(IGMP_LEAVE, group, ALL_ROUTERS);
+      return;
+    }
+  }
+
+  /** Membership queries are answered with a report per group we are in (RFC 2236 §3). */
+  #igmpIn(data: Uint8Array, view: DataView, at: number, length: number, _dst: number): void {
+    const c = this.counters;
+    c.igmpIn++;
+    if (length < 8 || foldSum(sum16(view, at, 8)) !== 0xffff || data[at] !== IGMP_QUERY) return;
+    const asked = view.getUint32(at + 4); // 0: a general query
+    for (let i = 0; i < this.#groupCount; i++) {
+      const g = this.#groups[i];
+      if (asked === 0 || asked === g) this.#sendIgmp(IGMP_REPORT, g, g);
+    }
+  }
+
+  #sendIgmp(type: number, group: number, to: number): void {
+    if (this.#ip === 0) return; // no address to report from yet
+    const at = this.#reserve(14 + 24 + 8);
+    if (at < 0) return;
+    const tv = this.#device.txView;
+    tv.setUint16(at, 0x0100); // 01:00:5e + the low 23 bits of the destination group
+    tv.setUint32(at + 2, (0x5e000000 | (to & 0x7fffff)) >>> 0);
+    this.#writeSource(tv, at, ETH_IPV4);
+    const ip = at + 14, id = this.#ipId = (this.#ipId + 1) & 0xffff;
+    tv.setUint32(ip, (0x4600 << 16 | 32) >>> 0); // IHL 6: the Router Alert option follows
+    tv.setUint32(ip + 4, id << 16 >>> 0);
+    tv.setUint32(ip + 8, (1 << 24 | PROTO_IGMP << 16) >>> 0); // TTL 1
+    tv.setUint32(ip + 12, this.#ip);
+    tv.setUint32(ip + 16, to);
+    tv.setUint32(ip + 20, 0x94040000); // Router Alert (RFC 2113)
+    tv.setUint16(ip + 10, ~foldSum(sum16(tv, ip, 24)) & 0xffff);
+    tv.setUint32(ip + 24, type << 24 >>> 0); // max response time 0, checksum 0
+    tv.setUint32(ip + 28, group);
+    tv.setUint16(ip + 26, ~foldSum(sum16(tv, ip + 24, 8)) & 0xffff);
+    this.counters.igmpOut++;
   }
 
   #icmpIn(
@@ -511,7 +612,13 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
       c.icmpBadChecksum++;
       return;
     }
-    if (data[l4] !== 8 || data[l4 + 1] !== 0) { // only echo requests need an answer
+    const type = data[l4];
+    if ((type === 3 || type === 11) && len >= 8 + 20 + 8) { // unreachable, time exceeded
+      c.icmpErrors++;
+      this.#icmpError(data, view, l4, len);
+      return;
+    }
+    if (type !== 8 || data[l4 + 1] !== 0) { // only echo requests need an answer
       c.icmpOther++;
       return;
     }
@@ -570,6 +677,26 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     c.udpIn++;
     socket.received++;
     receiver.datagram(data, view, l4 + 8, udpLength - 8, src, view.getUint16(l4));
+  }
+
+  /**
+   * An ICMP error about a datagram we sent goes to the socket that sent it (RFC 1122 §4.1.3.3):
+   * the quoted IP header and first 8 bytes say which. "Fragmentation needed" carries the next
+   * hop's MTU.
+   */
+  #icmpError(data: Uint8Array, view: DataView, l4: number, len: number): void {
+    const q = l4 + 8, qihl = (data[q] & 0x0f) * 4;
+    if (data[q] >> 4 !== 4 || qihl < 20 || 8 + qihl + 8 > len || data[q + 9] !== PROTO_UDP) return;
+    const socket = this.#udpPorts[view.getUint16(q + qihl)];
+    if (socket === null || view.getUint32(q + 12) !== this.#ip) return;
+    const receiver = socket.errorReceiver;
+    socket.errors++;
+    this.counters.icmpErrorsDelivered++;
+    if (receiver !== null) {
+      const type = data[l4], code = data[l4 + 1];
+      const mtu = type === 3 && code === 4 ? view.getUint16(l4 + 6) : 0;
+      receiver.icmpError(type, code, view.getUint32(q + 16), view.getUint16(q + qihl + 2), mtu);
+    }
   }
 
   /** ICMP destination unreachable (port) with the offending header + 8 bytes, rate-limited. */
@@ -648,14 +775,15 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
       return -1;
     }
     const onLink = ((dst & this.#mask) >>> 0) === ((this.#ip & this.#mask) >>> 0) ||
-      dst === 0xffffffff;
+      dst === 0xffffffff || (dst >>> 28) === 0xe; // multicast goes out on the link
     const nextHop = onLink ? dst : this.#gateway;
     if (nextHop === 0 || (this.#ip === 0 && dst !== 0xffffffff)) { // no address: broadcast only
       c.txNoRoute++;
       return -1;
     }
     const broadcast = dst === 0xffffffff || dst === this.#broadcast;
-    const entry = broadcast ? 0 : this.#arp.lookup(nextHop, this.#arpActions);
+    const multicast = (dst >>> 28) === 0xe;
+    const entry = broadcast || multicast ? 0 : this.#arp.lookup(nextHop, this.#arpActions);
     if (entry < 0) {
       this.#outData = this.#scratch;
       this.#outView = this.#scratchView;
@@ -668,7 +796,10 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     const tv = this.#outView = this.#device.txView;
     this.#outData = this.#device.txData;
     if (broadcast) this.#writeBroadcast(tv, at);
-    else this.#arp.writeMac(entry, tv, at);
+    else if (multicast) {
+      tv.setUint16(at, 0x0100); // 01:00:5e + the group's low 23 bits (RFC 1112 §6.4)
+      tv.setUint32(at + 2, (0x5e000000 | (dst & 0x7fffff)) >>> 0);
+    } else this.#arp.writeMac(entry, tv, at);
     this.#writeSource(tv, at, ETH_IPV4);
     this.#writeIpHeader(tv, at + 14, dst, proto, total);
     return at + 34;
@@ -701,7 +832,9 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     const id = this.#ipId = (this.#ipId + 1) & 0xffff;
     view.setUint32(at, (0x4500 << 16 | total) >>> 0);
     view.setUint32(at + 4, (id << 16 | 0x4000) >>> 0); // DF: no fragmentation here
-    view.setUint32(at + 8, (64 << 24 | proto << 16) >>> 0); // TTL 64, checksum 0
+    // TTL 64; 1 for multicast, which stays on the link unless asked otherwise (RFC 1112).
+    const ttl = (dst >>> 28) === 0xe ? 1 : 64;
+    view.setUint32(at + 8, (ttl << 24 | proto << 16) >>> 0); // checksum 0 for now
     view.setUint32(at + 12, this.#ip);
     view.setUint32(at + 16, dst);
     view.setUint16(at + 10, ~foldSum(sum16(view, at, 20)) & 0xffff);

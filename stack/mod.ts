@@ -47,7 +47,7 @@ export {
 export { PortDevice, type PortDeviceOptions, type PortDeviceStats } from "./port_device.ts";
 export { type ArpActions, ArpCache, type ArpOptions, ArpState } from "./arp.ts";
 export { Stack, type StackCounters, type StackOptions, type StackService } from "./interface.ts";
-export { type DatagramReceiver, type UdpHost, UdpSocket } from "./udp.ts";
+export { type DatagramReceiver, type UdpErrorReceiver, type UdpHost, UdpSocket } from "./udp.ts";
 export {
   DHCP_STATE_NAMES,
   DhcpClient,

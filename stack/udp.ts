@@ -21,6 +21,16 @@ export interface DatagramReceiver {
   ): void;
 }
 
+/** Receives the ICMP errors about datagrams a socket sent (an object: no closure per error). */
+export interface UdpErrorReceiver {
+  /**
+   * ICMP `type`/`code` (3: destination unreachable, e.g. code 3 port unreachable, code 4
+   * fragmentation needed with the next hop's `mtu`; 11: time exceeded) about a datagram sent to
+   * `dstIp:dstPort`.
+   */
+  icmpError(type: number, code: number, dstIp: number, dstPort: number, mtu: number): void;
+}
+
 /** What a socket needs of its stack (internal). */
 export interface UdpHost {
   /** Sends a datagram; returns false when it was dropped (counted by the stack). */
@@ -34,6 +44,10 @@ export interface UdpHost {
   ): boolean;
   /** Frees the port. */
   unbind(port: number): void;
+  /** Joins a multicast group (IGMP report). */
+  joinGroup(group: number): void;
+  /** Leaves a multicast group. */
+  leaveGroup(group: number): void;
 }
 
 /**
@@ -56,6 +70,11 @@ export class UdpSocket {
   #closed = false;
   /** Where datagrams go. Default: none (they are dropped and counted). */
   receiver: DatagramReceiver | null = null;
+  /** Where ICMP errors about our datagrams go. Default: none (counted in `errors`). */
+  errorReceiver: UdpErrorReceiver | null = null;
+  /** ICMP errors about datagrams this socket sent. */
+  errors = 0;
+  readonly #groups: number[] = [];
   /** Datagrams delivered to the receiver. */
   received = 0;
   /** Datagrams sent (handed to the device or held for ARP). */
@@ -90,10 +109,28 @@ export class UdpSocket {
     return ok;
   }
 
-  /** Unbinds the port. Idempotent. */
+  /**
+   * Receives datagrams sent to multicast `group` (e.g. `parseIpv4("239.1.2.3")`) on this
+   * socket's port: the stack joins the group and announces it (IGMPv2).
+   */
+  join(group: number): void {
+    this.#host.joinGroup(group);
+    if (!this.#groups.includes(group)) this.#groups.push(group);
+  }
+
+  /** Leaves a group joined with {@linkcode UdpSocket.join}. */
+  leave(group: number): void {
+    const i = this.#groups.indexOf(group);
+    if (i < 0) return;
+    this.#groups.splice(i, 1);
+    this.#host.leaveGroup(group);
+  }
+
+  /** Leaves its groups and unbinds the port. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const g of this.#groups.splice(0)) this.#host.leaveGroup(g);
     this.#host.unbind(this.#port);
   }
 

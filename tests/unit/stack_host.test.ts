@@ -240,3 +240,48 @@ Deno.test("under 5% loss and reordering, ARP converges and the counters show the
   assert.ok(received > 2000 * 0.9 && received < 2000, `${received} of 2000 arrived`);
   assert.ok(faulty.stats.tx.dropped > 0, "the injector dropped frames");
 });
+
+Deno.test("ICMP errors reach the socket whose datagram they concern", () => {
+  const { a, b } = twoHosts();
+  const s = a.udp(4444);
+  const errors: number[][] = [];
+  s.errorReceiver = {
+    icmpError(type, code, dstIp, dstPort, mtu) {
+      errors.push([type, code, dstIp, dstPort, mtu]);
+    },
+  };
+  s.sendTo(parseIpv4("10.0.0.2"), 9999, new Uint8Array(20)); // nobody listens on B:9999
+  settle(1 * MS, a, b);
+  assert.deepEqual(errors, [[3, 3, parseIpv4("10.0.0.2"), 9999, 0]]);
+  assert.equal(s.errors, 1);
+  assert.equal(a.counters.icmpErrorsDelivered, 1);
+  assert.equal(b.counters.icmpUnreachableSent, 1);
+});
+
+Deno.test("multicast: a joined group is received and announced; leaving stops it", () => {
+  const { pair, a, b } = twoHosts();
+  const group = parseIpv4("239.1.2.3");
+  const got: number[] = [];
+  const listener = b.udp(5000);
+  listener.receiver = { datagram: (data, _v, offset) => got.push(data[offset]) };
+  listener.join(group);
+  b.poll(0); // sends what is reserved
+  // The join went out as an IGMPv2 report to the group, TTL 1, with Router Alert.
+  const cap = new Capture();
+  pair.a.receive(cap, clockAt(0));
+  const report = cap.frames.find((f) => f[23] === 2)!;
+  assert.ok(report, "an IGMP message was sent");
+  assert.deepEqual([...report.subarray(0, 6)], [0x01, 0x00, 0x5e, 0x01, 0x02, 0x03]);
+  assert.equal(report[22], 1, "TTL 1");
+  assert.equal(report[14], 0x46, "IHL 6: Router Alert");
+  assert.equal(report[38], 0x16, "v2 membership report");
+  const sender = a.udp();
+  sender.sendTo(group, 5000, new Uint8Array([42]));
+  settle(0, a, b);
+  assert.deepEqual(got, [42]);
+  listener.leave(group);
+  sender.sendTo(group, 5000, new Uint8Array([43]));
+  settle(0, a, b);
+  assert.deepEqual(got, [42], "not received after leaving");
+  assert.equal(b.counters.igmpOut, 2, "a report and a leave");
+});
