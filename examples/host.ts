@@ -20,7 +20,17 @@
 import { Eal, Mempool, Port, splitArgs, StopSignal } from "../mod.ts";
 import { ipv4ToString, parseIpv4 } from "../net/mod.ts";
 import { type Device, FaultInjector, PortDevice, Stack } from "../stack/mod.ts";
-import { Cli, flag, ifaceName, integer, interfaceProblem, number, seconds, value } from "./_cli.ts";
+import {
+  Cli,
+  flag,
+  ifaceName,
+  integer,
+  interfaceProblem,
+  number,
+  repeated,
+  seconds,
+  value,
+} from "./_cli.ts";
 
 const NUM_MBUFS = 8191;
 const MBUF_CACHE_SIZE = 250;
@@ -39,6 +49,7 @@ const cli = new Cli(
     "  --gateway A.B.C.D   default gateway, on our prefix\n" +
     "  --mtu N             IP MTU, 68..the device's (default: the device's)\n" +
     "  --iface IFACE       a kernel interface through net_af_packet instead of a TAP\n" +
+    "  --join GROUP        answer UDP echo sent to this multicast group too (repeatable)\n" +
     "  --loss, --reorder, --duplicate P   faults injected both ways, probabilities 0..1\n" +
     "  --seed N            the fault injector's seed (default 1)\n" +
     "  --duration S        stop after S seconds (≥ 0; default 0: until Ctrl-C)\n" +
@@ -52,10 +63,12 @@ const cidr = (text: string) => {
   return text;
 };
 const address = (text: string) => (parseIpv4(text), text);
+const multicastGroup = (text: string) => ((parseIpv4(text) >>> 28) === 0xe ? text : undefined);
 const { eal, app } = splitArgs(Deno.args);
 const opts = cli.parse(app, {
   ip: value("an address and prefix like 10.99.3.2/24", cidr),
   dhcp: flag(),
+  join: repeated(value("an IPv4 multicast group like 239.1.2.3", multicastGroup)),
   gateway: value("an IPv4 address", address),
   mtu: integer(68, 9000),
   iface: ifaceName(),
@@ -121,6 +134,8 @@ echo.receiver = {
     echo.sendTo(srcIp, srcPort, data, offset, length);
   },
 };
+// --join: the echo service answers datagrams sent to these multicast groups too.
+for (const group of opts.join) echo.join(parseIpv4(group));
 
 const stop = StopSignal.trap();
 console.log(

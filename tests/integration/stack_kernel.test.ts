@@ -27,6 +27,25 @@ for n in range(1, int(sys.argv[2]) + 1, int(sys.argv[3])):
 print("BAD", bad)
 `;
 
+// A kernel socket sending to multicast group 239.1.2.3 out of the veth; echoes come back unicast.
+const MULTICAST_CLIENT = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+s.settimeout(2)
+n = 0
+for i in range(20):
+    data = b"feed %d" % i
+    s.sendto(data, ("239.1.2.3", 7))
+    try:
+        got, _ = s.recvfrom(100)
+        n += got == data
+    except socket.timeout:
+        pass
+print("ECHOES", n)
+`;
+
 Deno.test({
   name: "host.ts answers the kernel's ping, arping and UDP echo over a veth",
   ignore: NEEDS_ROOT,
@@ -37,6 +56,7 @@ Deno.test({
     const host = startDeno("examples/host.ts", [
       "--",
       ...["--iface", v.host, "--ip", `${v.dpdkIp}/24`, "--stats-interval", "0"],
+      ...["--join", "239.1.2.3"],
     ], ["--allow-ffi", "--allow-read", "--allow-env"]);
     try {
       await host.waitFor(/\[Ctrl\+C to quit\]/);
@@ -63,6 +83,14 @@ Deno.test({
         );
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /^BAD 0$/m);
+      });
+      await t.step("multicast: a kernel sender to a group we joined gets its echoes", () => {
+        const r = run(
+          "ip",
+          ...["netns", "exec", v.ns, "/usr/bin/python3", "-c", MULTICAST_CLIENT, v.peerIp],
+        );
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^ECHOES 20$/m);
       });
       const r = await host.stop("SIGINT");
       assert.equal(r.code, 0, r.stderr);
