@@ -14,6 +14,13 @@ import { type ArpActions, ArpCache, type ArpOptions } from "./arp.ts";
 import type { Device, FrameReceiver } from "./device.ts";
 import { type UdpHost, UdpSocket } from "./udp.ts";
 import { DhcpClient, type DhcpHost, type DhcpOptions, type DhcpStatus } from "./dhcp.ts";
+import {
+  fragmentIpv4,
+  type FragmentSink,
+  Reassembler,
+  type ReassemblerOptions,
+  type ReassemblyCounters,
+} from "./fragment.ts";
 
 /**
  * Something that runs on the stack's timers (a resolver, a protocol client): `poll` calls its
@@ -42,6 +49,8 @@ export interface StackOptions {
   mtu?: number;
   /** ARP cache settings. */
   arp?: ArpOptions;
+  /** Fragment reassembly: datagrams at once, largest datagram, timeout. */
+  reassembly?: ReassemblerOptions;
   /** ICMP errors (port unreachable) sent per second at most. Default: 1000 (Linux's icmp_ratelimit is 1 per ms). */
   icmpErrorsPerSecond?: number;
 }
@@ -51,8 +60,8 @@ export interface StackOptions {
  * received frame ends in exactly one counter:
  * `rxFrames = rxOtherMac + rxTruncated + rxUnknownEtherType + arpIn + ipIn`,
  * `arpIn = arpMalformed + arpConflicts + arpRequestsAnswered + arpOther`,
- * `ipIn = ipBadHeader + ipBadChecksum + ipNotOurs + ipFragments + ipUnknownProtocol + icmpIn +
- * igmpIn + udpIn + udpBad + udpNoSocket + udpNoReceiver`,
+ * `ipIn + ipReassembled = ipBadHeader + ipBadChecksum + ipNotOurs + ipFragments +
+ * ipUnknownProtocol + icmpIn + igmpIn + udpIn + udpBad + udpNoSocket + udpNoReceiver`,
  * `icmpIn = icmpBadChecksum + icmpEchoRequests + icmpErrors + icmpOther`.
  */
 export interface StackCounters {
@@ -90,8 +99,10 @@ export interface StackCounters {
   ipBadChecksum: number;
   /** For another address. */
   ipNotOurs: number;
-  /** Fragments (reassembly is not implemented yet): dropped. */
+  /** Fragments received (handed to the reassembler: `stack.reassembly` counts their fate). */
   ipFragments: number;
+  /** Datagrams completed from fragments (each then counted once more, by its protocol). */
+  ipReassembled: number;
   /** Protocols we do not handle. */
   ipUnknownProtocol: number;
   /** ICMP messages received. */
@@ -132,8 +143,10 @@ export interface StackCounters {
   txNoBuffer: number;
   /** Packets not sent: no route (off-link without a gateway). */
   txNoRoute: number;
-  /** Packets larger than the MTU (fragmentation is not implemented yet): not sent. */
+  /** Packets over 65535 bytes, or over the MTU with their next hop unresolved: not sent. */
   txTooBig: number;
+  /** Fragments sent (packets larger than the MTU go out in pieces, RFC 791). */
+  txFragments: number;
 }
 
 function zeroCounters(): StackCounters {
@@ -156,6 +169,7 @@ function zeroCounters(): StackCounters {
     ipBadChecksum: 0,
     ipNotOurs: 0,
     ipFragments: 0,
+    ipReassembled: 0,
     ipUnknownProtocol: 0,
     icmpIn: 0,
     icmpEchoRequests: 0,
@@ -177,6 +191,7 @@ function zeroCounters(): StackCounters {
     txNoBuffer: 0,
     txNoRoute: 0,
     txTooBig: 0,
+    txFragments: 0,
   };
 }
 
@@ -249,6 +264,12 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   #mtu: number;
   readonly #dhcp: DhcpClient | null = null;
   readonly #services: StackService[] = [];
+  readonly #reassembler: Reassembler;
+  /** [0]: the reassembler's next deadline (written there, never returned: a heap number). */
+  readonly #deadlines = new Float64Array(1);
+  /** The device, flushed and retried when a burst fills up while fragments go out. */
+  readonly #fragmentSink: FragmentSink;
+  #fragmenting = false;
   /** Multicast groups joined (a short list: looked at only for multicast packets). */
   readonly #groups = new Uint32Array(32);
   readonly #groupUsers = new Uint16Array(32);
@@ -310,6 +331,12 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     this.#resend = (data, offset, length) => this.#sendIpPacket(data, offset, length);
     this.#outData = device.txData;
     this.#outView = device.txView;
+    this.#reassembler = new Reassembler(this.clock, options.reassembly);
+    this.#fragmentSink = {
+      txData: device.txData,
+      txView: device.txView,
+      reserve: (length) => this.#reserve(length),
+    };
     if (options.dhcp) {
       const dhcpOptions = options.dhcp === true ? {} : options.dhcp;
       this.#dhcp = new DhcpClient(this, this.udp(68), dhcpOptions);
@@ -320,7 +347,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
 
   /** The time (ns, the caller's clock) of the stack's next timer, Infinity when none. */
   get nextDeadline(): number {
-    let next = Math.min(this.#arp.nextDeadline, this.#device.nextDeadline());
+    this.#reassembler.writeDeadline(this.#deadlines, 0);
+    let next = Math.min(this.#arp.nextDeadline, this.#device.nextDeadline(), this.#deadlines[0]);
     if (this.#dhcp !== null) next = Math.min(next, this.#dhcp.nextDeadline);
     for (let i = 0; i < this.#services.length; i++) {
       next = Math.min(next, this.#services[i].nextDeadline);
@@ -347,6 +375,11 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   /** The device's MAC, 6 bytes. */
   get mac(): Uint8Array {
     return this.#device.mac;
+  }
+
+  /** What became of received fragments (reassembled, duplicates, overlaps, timed out, ...). */
+  get reassembly(): ReassemblyCounters {
+    return this.#reassembler.counters;
   }
 
   /** The DHCP lease and counters, when the stack uses DHCP. */
@@ -393,6 +426,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     this.#device.receive(this, this.clock);
     this.#arp.timers(this.#arpActions);
     this.#dhcp?.timers();
+    this.#reassembler.expire();
     for (let i = 0; i < this.#services.length; i++) this.#services[i].timers();
     this.#device.flush(this.clock);
     // A delay, not a time: an integer of at most 1 s is a small integer, never allocated.
@@ -510,13 +544,32 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     }
     if ((view.getUint16(at + 6) & 0x3fff) !== 0) { // MF set or an offset: a fragment
       c.ipFragments++;
+      const slot = this.#reassembler.add(data, view, at);
+      if (slot < 0) return; // more to come (or dropped: the reassembler's counters say why)
+      const r = this.#reassembler;
+      c.ipReassembled++;
+      const whole = r.offset(slot);
+      this.#ipDeliver(r.data, r.view, whole, (r.data[whole] & 0x0f) * 4, r.length(slot), dst);
+      r.release(slot);
       return;
     }
+    this.#ipDeliver(data, view, at, ihl, total, dst);
+  }
+
+  /** An IPv4 packet for us, whole (received so, or reassembled), to its protocol. */
+  #ipDeliver(
+    data: Uint8Array,
+    view: DataView,
+    at: number,
+    ihl: number,
+    total: number,
+    dst: number,
+  ): void {
     const src = view.getUint32(at + 12), proto = data[at + 9];
     if (proto === PROTO_UDP) this.#udpIn(data, view, at + ihl, total - ihl, src, dst, at);
     else if (proto === PROTO_ICMP) this.#icmpIn(data, view, at, ihl, total, src, dst);
     else if (proto === PROTO_IGMP) this.#igmpIn(data, view, at + ihl, total - ihl, dst);
-    else c.ipUnknownProtocol++;
+    else this.counters.ipUnknownProtocol++;
   }
 
   // ---------------------------------------------------------------- multicast
@@ -759,7 +812,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   #outData: Uint8Array;
   #outView: DataView;
   #heldHop = 0;
-  readonly #scratch = new Uint8Array(65536);
+  readonly #scratch = new Uint8Array(14 + 65535); // an Ethernet header and the largest IP packet
   readonly #scratchView = new DataView(this.#scratch.buffer);
 
   /**
@@ -770,7 +823,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   #startIp(dst: number, proto: number, payloadLength: number): number {
     const c = this.counters;
     const total = 20 + payloadLength;
-    if (total > this.#mtu) {
+    if (total > 65535) {
       c.txTooBig++;
       return -1;
     }
@@ -785,11 +838,29 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     const multicast = (dst >>> 28) === 0xe;
     const entry = broadcast || multicast ? 0 : this.#arp.lookup(nextHop, this.#arpActions);
     if (entry < 0) {
+      if (total > this.#mtu) { // the ARP queue holds packets of one MTU
+        c.txTooBig++;
+        return -1;
+      }
       this.#outData = this.#scratch;
       this.#outView = this.#scratchView;
       this.#heldHop = nextHop;
       this.#writeIpHeader(this.#scratchView, 0, dst, proto, total);
       return 20;
+    }
+    if (total > this.#mtu) {
+      // Built whole in the scratch buffer behind its Ethernet header, cut up by #endIp.
+      const sv = this.#outView = this.#scratchView;
+      this.#outData = this.#scratch;
+      if (broadcast) this.#writeBroadcast(sv, 0);
+      else if (multicast) {
+        sv.setUint16(0, 0x0100);
+        sv.setUint32(2, (0x5e000000 | (dst & 0x7fffff)) >>> 0);
+      } else this.#arp.writeMac(entry, sv, 0);
+      this.#writeSource(sv, 0, ETH_IPV4);
+      this.#writeIpHeader(sv, 14, dst, proto, total);
+      this.#fragmenting = true;
+      return 34;
     }
     const at = this.#reserve(14 + total);
     if (at < 0) return -1;
@@ -805,8 +876,19 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     return at + 34;
   }
 
-  /** Finishes the packet `#startIp` began: one waiting for ARP goes to the ARP queue. */
+  /**
+   * Finishes the packet `#startIp` began: one larger than the MTU goes out in fragments, one
+   * waiting for ARP goes to the ARP queue.
+   */
   #endIp(): void {
+    if (this.#fragmenting) {
+      this.#fragmenting = false;
+      const sv = this.#scratchView;
+      // The whole packet's header checksum covers the payload-independent fields only: fine.
+      const n = fragmentIpv4(this.#scratch, sv, 14, this.#mtu, this.#fragmentSink, 14);
+      if (n > 0) this.counters.txFragments += n;
+      return;
+    }
     const hop = this.#heldHop;
     if (hop === 0) return;
     this.#heldHop = 0;
@@ -831,7 +913,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   #writeIpHeader(view: DataView, at: number, dst: number, proto: number, total: number): void {
     const id = this.#ipId = (this.#ipId + 1) & 0xffff;
     view.setUint32(at, (0x4500 << 16 | total) >>> 0);
-    view.setUint32(at + 4, (id << 16 | 0x4000) >>> 0); // DF: no fragmentation here
+    // DF on what fits the MTU (as Linux does for path MTU discovery); off on what we fragment.
+    view.setUint32(at + 4, (id << 16 | (total <= this.#mtu ? 0x4000 : 0)) >>> 0);
     // TTL 64; 1 for multicast, which stays on the link unless asked otherwise (RFC 1112).
     const ttl = (dst >>> 28) === 0xe ? 1 : 64;
     view.setUint32(at + 8, (ttl << 24 | proto << 16) >>> 0); // checksum 0 for now

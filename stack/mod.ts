@@ -56,3 +56,14 @@ export {
   DhcpState,
   type DhcpStatus,
 } from "./dhcp.ts";
+export {
+  FRAGMENT_DONT_FRAGMENT,
+  FRAGMENT_NO_BUFFER,
+  fragmentCount,
+  fragmentIpv4,
+  type FragmentSink,
+  Reassembler,
+  type ReassemblerOptions,
+  type ReassemblyCounters,
+  type ReassemblyTimeoutReceiver,
+} from "./fragment.ts";

@@ -285,3 +285,39 @@ Deno.test("multicast: a joined group is received and announced; leaving stops it
   assert.deepEqual(got, [42], "not received after leaving");
   assert.equal(b.counters.igmpOut, 2, "a report and a leave");
 });
+
+Deno.test("IPv4 fragments: datagrams beyond the MTU go out in pieces and are reassembled", () => {
+  const { a, b } = twoHosts();
+  const sizes = [1473, 3000, 8000, 65507];
+  const got: number[][] = [];
+  const sb = b.udp(5000);
+  sb.receiver = {
+    datagram(data, _view, offset, length) {
+      let ok = true;
+      for (let i = 0; i < length; i++) {
+        if (data[offset + i] !== ((i * 13 + length) & 0xff)) ok = false;
+      }
+      got.push([length, ok ? 1 : 0]);
+    },
+  };
+  const sa = a.udp();
+  // A datagram over the MTU cannot wait in the ARP queue (it holds one MTU): resolve first.
+  assert.equal(sa.sendTo(parseIpv4("10.0.0.9"), 5000, new Uint8Array(2000)), false);
+  assert.equal(a.counters.txTooBig, 1);
+  sa.sendTo(parseIpv4("10.0.0.2"), 5001, new Uint8Array(1));
+  settle(0, a, b);
+  let now = 0;
+  for (const n of sizes) {
+    const payload = new Uint8Array(n).map((_, i) => (i * 13 + n) & 0xff);
+    assert.equal(sa.sendTo(parseIpv4("10.0.0.2"), 5000, payload), true);
+    for (let k = 0; k < 60; k++) { // 45 fragments of the largest, a burst of 32 at a time
+      now += 1 * MS;
+      a.poll(now);
+      b.poll(now);
+    }
+  }
+  assert.deepEqual(got, sizes.map((n) => [n, 1]));
+  assert.equal(a.counters.txFragments, 2 + 3 + 6 + 45);
+  assert.equal(b.counters.ipReassembled, 4);
+  assert.equal(b.reassembly.reassembled, 4);
+});
