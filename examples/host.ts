@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { Eal, Mempool, Port, splitArgs, StopSignal } from "../mod.ts";
+import { DEFAULT_DATA_ROOM, Eal, Mempool, Port, splitArgs, StopSignal } from "../mod.ts";
 import { ipv4ToString, parseIpv4 } from "../net/mod.ts";
 import { type Device, FaultInjector, PortDevice, Stack } from "../stack/mod.ts";
 import {
@@ -33,6 +33,8 @@ import {
 } from "./_cli.ts";
 
 const NUM_MBUFS = 8191;
+const NUM_BIG_MBUFS = 2047;
+const AF_PACKET_FRAME = 16384;
 const MBUF_CACHE_SIZE = 250;
 const ECHO_PORT = 7;
 const DEFAULT_EAL = ["-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf"];
@@ -90,7 +92,13 @@ const faults = opts.loss !== undefined || opts.reorder !== undefined ||
 
 // Initialise the EAL: the user's arguments, or a TAP device; --iface adds an af_packet port.
 const ealArgs = eal.length > 0 ? eal : [...DEFAULT_EAL, ...(opts.iface ? [] : [DEFAULT_TAP])];
-if (opts.iface) ealArgs.push(`--vdev=net_af_packet0,iface=${opts.iface}`);
+// net_af_packet receives what the kernel reassembled, cut to its frame size (1982 bytes by
+// default): 16 KB frames bring fragmented datagrams whole (replies still leave fragmented).
+if (opts.iface) {
+  ealArgs.push(
+    `--vdev=net_af_packet0,iface=${opts.iface},framesz=${AF_PACKET_FRAME},blocksz=${AF_PACKET_FRAME}`,
+  );
+}
 try {
   Eal.init(ealArgs);
 } catch (e) {
@@ -104,7 +112,21 @@ if (ports.length === 0) cli.fail("no ports: add --vdev=... or --allow a NIC, or 
 const info = opts.iface !== undefined ? ports.find((p) => p.name === "net_af_packet0")! : ports[0];
 
 // A pool and the port, then the device the stack drives (through the fault injector if asked).
-const pool = Mempool.create({ name: "MBUF_POOL", size: NUM_MBUFS, cacheSize: MBUF_CACHE_SIZE });
+// Buffers as large as the device requires: what it reports (min_rx_bufsize), and for
+// net_af_packet a whole frame (it reports 0, then refuses buffers smaller than its frames).
+const caps = Port.capabilities(info.id);
+const dataRoom = Math.max(
+  DEFAULT_DATA_ROOM,
+  caps.minRxBufferSize + 128,
+  opts.iface !== undefined ? AF_PACKET_FRAME + 128 : 0,
+);
+const pool = Mempool.create({
+  name: "MBUF_POOL",
+  size: dataRoom > DEFAULT_DATA_ROOM ? NUM_BIG_MBUFS : NUM_MBUFS, // 16 KB buffers: fewer
+  cacheSize: MBUF_CACHE_SIZE,
+  dataRoomSize: dataRoom,
+  port: info.id,
+});
 const port = Port.open(info.id, { pool });
 console.log(`Port ${port.id} (${port.driver} ${port.name}) MAC: ${port.mac}`);
 const portDevice = new PortDevice(port);

@@ -52,6 +52,10 @@ export interface PortCapabilities {
   ifIndex: number;
   /** Whether promiscuous mode is on. */
   promiscuous: boolean;
+  /** Smallest receive buffer (data room less headroom) the device accepts (`min_rx_bufsize`). */
+  minRxBufferSize: number;
+  /** Largest frame the device receives (`max_rx_pktlen`). */
+  maxRxFrame: number;
 }
 
 /** A port as {@linkcode Port.list} reports it. */
@@ -402,6 +406,8 @@ export class Port {
       rssOffloads: w[InfoField.RSS_OFFLOADS],
       ifIndex: n(InfoField.IF_INDEX),
       promiscuous: w[InfoField.PROMISCUOUS] !== 0n,
+      minRxBufferSize: n(InfoField.MIN_RX_BUFSIZE),
+      maxRxFrame: n(InfoField.MAX_RX_PKTLEN),
     };
   }
 

@@ -142,9 +142,15 @@ export class DhcpClient implements DatagramReceiver {
     this.#due[RETRY] = host.clock[0]; // discover at the first timer run
   }
 
-  /** When the client next needs {@linkcode DhcpClient.timers}, as a wait in ns (capped by the caller). */
+  /** When the client next needs {@linkcode DhcpClient.timers} (ns, the stack's clock). */
   get nextDeadline(): number {
     return Math.min(this.#due[RETRY], this.#due[T1], this.#due[T2], this.#due[EXPIRY]);
+  }
+
+  /** Writes {@linkcode DhcpClient.nextDeadline} into `out[index]` (no number is returned). */
+  writeDeadline(out: Float64Array, index: number): void {
+    const d = this.#due;
+    out[index] = Math.min(d[RETRY], d[T1], d[T2], d[EXPIRY]);
   }
 
   /** Runs what is due: retransmissions, renewal at T1, rebinding at T2, expiry. */

@@ -265,8 +265,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   readonly #dhcp: DhcpClient | null = null;
   readonly #services: StackService[] = [];
   readonly #reassembler: Reassembler;
-  /** [0]: the reassembler's next deadline (written there, never returned: a heap number). */
-  readonly #deadlines = new Float64Array(1);
+  /** [0]: a part's next deadline, [1]: the stack's (written, never returned: a heap number). */
+  readonly #deadlines = new Float64Array(2);
   /** The device, flushed and retried when a burst fills up while fragments go out. */
   readonly #fragmentSink: FragmentSink;
   #fragmenting = false;
@@ -347,13 +347,30 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
 
   /** The time (ns, the caller's clock) of the stack's next timer, Infinity when none. */
   get nextDeadline(): number {
-    this.#reassembler.writeDeadline(this.#deadlines, 0);
-    let next = Math.min(this.#arp.nextDeadline, this.#device.nextDeadline(), this.#deadlines[0]);
-    if (this.#dhcp !== null) next = Math.min(next, this.#dhcp.nextDeadline);
-    for (let i = 0; i < this.#services.length; i++) {
-      next = Math.min(next, this.#services[i].nextDeadline);
+    this.#writeNextDeadline();
+    return this.#deadlines[1];
+  }
+
+  /**
+   * Writes the earliest timer into `#deadlines[1]`. Times stay in arrays and locals: a time
+   * returned from a call that is not inlined is a new heap number, every poll.
+   */
+  #writeNextDeadline(): void {
+    const d = this.#deadlines;
+    this.#reassembler.writeDeadline(d, 0);
+    let next = d[0];
+    if (this.#arp.nextDeadline < next) next = this.#arp.nextDeadline;
+    const device = this.#device.nextDeadline();
+    if (device < next) next = device;
+    if (this.#dhcp !== null) {
+      this.#dhcp.writeDeadline(d, 0);
+      if (d[0] < next) next = d[0];
     }
-    return next;
+    for (let i = 0; i < this.#services.length; i++) {
+      const t = this.#services[i].nextDeadline;
+      if (t < next) next = t;
+    }
+    d[1] = next;
   }
 
   /** Runs `service` on the stack's timers until {@linkcode Stack.detach}. */
@@ -430,7 +447,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     for (let i = 0; i < this.#services.length; i++) this.#services[i].timers();
     this.#device.flush(this.clock);
     // A delay, not a time: an integer of at most 1 s is a small integer, never allocated.
-    const wait = this.nextDeadline - this.clock[0];
+    this.#writeNextDeadline();
+    const wait = this.#deadlines[1] - this.clock[0];
     return wait <= 0 ? 0 : wait >= MAX_WAIT_NS ? MAX_WAIT_NS : Math.ceil(wait);
   }
 

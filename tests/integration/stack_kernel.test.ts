@@ -68,6 +68,17 @@ Deno.test({
         assert.equal(r.code, 0, r.stdout + r.stderr);
         assert.match(r.stdout, /1000 packets transmitted, 1000 received, 0% packet loss/);
       });
+      await t.step(
+        "ping -s 3000: the kernel's reassembled datagrams, our fragmented replies",
+        () => {
+          const r = run(
+            "ip",
+            ...["netns", "exec", v.ns, "ping", "-s", "3000", "-c", "100", "-i", "0.005", "-W", "1"],
+            v.dpdkIp,
+          );
+          assert.match(r.stdout, /100 packets transmitted, 100 received, 0% packet loss/, r.stdout);
+        },
+      );
       await t.step("arping: every request answered", () => {
         const r = run(
           "ip",
