@@ -67,3 +67,4 @@ export {
   type ReassemblyCounters,
   type ReassemblyTimeoutReceiver,
 } from "./fragment.ts";
+export { type Datagram, DatagramQueue, StackDriver, type StackDriverOptions } from "./driver.ts";
