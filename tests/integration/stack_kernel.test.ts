@@ -147,6 +147,7 @@ Deno.test({
         ...["--no-resolv", "--no-hosts", `--interface=${v.peer}`, "--port=0"],
         `--dhcp-range=10.99.72.100,10.99.72.150,255.255.255.0,2m`,
         `--dhcp-option=option:router,${v.peerIp}`,
+        "--dhcp-option=option:T1,15", // renew after 15 s (dnsmasq's shortest lease is 2 min)
         `--dhcp-leasefile=${leases}`,
       ],
       stdout: "null",
@@ -186,11 +187,17 @@ Deno.test({
       );
       // dnsmasq recorded the lease for our MAC.
       assert.match(Deno.readTextFileSync(leases), new RegExp(` ${leased.replaceAll(".", "\\.")} `));
+      // At T1 the lease is renewed with the server, unicast: a second "leased" line, same address.
+      const renewed = await host.waitFor(
+        /DHCP: leased [\s\S]*DHCP: leased (10\.99\.72\.\d+)/,
+        30_000,
+      );
+      assert.equal(renewed[1], leased);
       const r = await host.stop("SIGINT");
       assert.equal(r.code, 0, r.stderr);
       const dhcp = JSON.parse(r.stdout.match(/dhcp: (\{.*\})/)![1]);
       assert.equal(dhcp.state, 3, "BOUND");
-      assert.deepEqual([dhcp.discovers, dhcp.offers, dhcp.acks], [1, 1, 1]);
+      assert.deepEqual([dhcp.discovers, dhcp.offers, dhcp.acks, dhcp.leases], [1, 1, 2, 2]);
     } finally {
       await host.stop("SIGKILL").catch(() => {});
       dnsmasq.kill("SIGTERM");
@@ -219,13 +226,13 @@ Deno.test({
       sh("ip", "link", "set", tap, "netns", ns);
       sh("ip", "-n", ns, "addr", "add", "10.99.74.1/24", "dev", tap);
       sh("ip", "-n", ns, "link", "set", tap, "up");
-      await t.step("ping -s 3000: 200 fragmented echo requests, none lost", () => {
+      await t.step("ping -s 3000: 1000 fragmented echo requests, none lost", () => {
         const r = run(
           "ip",
-          ...["netns", "exec", ns, "ping", "-s", "3000", "-c", "200", "-i", "0.005", "-W", "1"],
+          ...["netns", "exec", ns, "ping", "-s", "3000", "-c", "1000", "-i", "0.002", "-W", "1"],
           "10.99.74.2",
         );
-        assert.match(r.stdout, /200 packets transmitted, 200 received, 0% packet loss/, r.stdout);
+        assert.match(r.stdout, /1000 packets transmitted, 1000 received, 0% packet loss/, r.stdout);
       });
       await t.step("UDP echo of 1..8000-byte payloads, fragmented both ways, byte-exact", () => {
         const r = run(
@@ -248,8 +255,8 @@ Deno.test({
       const r = await host.stop("SIGINT");
       assert.equal(r.code, 0, r.stderr);
       const counters = JSON.parse(r.stdout.match(/counters: (\{.*\})/)![1]);
-      assert.ok(counters.ipReassembled >= 200 + 60, JSON.stringify(counters));
-      assert.ok(counters.txFragments >= 400, JSON.stringify(counters));
+      assert.ok(counters.ipReassembled >= 1000 + 60, JSON.stringify(counters));
+      assert.ok(counters.txFragments >= 2000, JSON.stringify(counters));
     } finally {
       await host.stop("SIGKILL").catch(() => {});
       try {
