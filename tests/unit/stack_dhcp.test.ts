@@ -6,12 +6,16 @@ import { parseIpv4 } from "../../net/mod.ts";
 import { DhcpState } from "../../stack/dhcp.ts";
 import { Stack } from "../../stack/interface.ts";
 import { MemoryPair } from "../../stack/memory.ts";
+import { FaultInjector } from "../../stack/fault.ts";
 
 const S = 1e9;
 const SERVER = parseIpv4("10.5.0.1"), LEASED = parseIpv4("10.5.0.77");
 
 /** A DHCP server that answers as told, and records what it saw. */
-function scriptedServer(answer: { offer: boolean; ack: boolean; nak?: boolean; lease: number }) {
+function scriptedServer(
+  answer: { offer: boolean; ack: boolean; nak?: boolean; lease: number },
+  faults?: { loss: number; reorder: number; seed: number },
+) {
   const pair = new MemoryPair();
   const server = new Stack(pair.a, { address: "10.5.0.1/24" });
   const seen: { type: number; to: "broadcast" | "unicast"; ciaddr: number; requested: number }[] =
@@ -72,7 +76,8 @@ function scriptedServer(answer: { offer: boolean; ack: boolean; nak?: boolean; l
       socket.sendTo(0xffffffff, 68, reply, 0, at);
     },
   };
-  const client = new Stack(pair.b, { dhcp: { seed: 7 } });
+  const clientDevice = faults ? new FaultInjector(pair.b, faults) : pair.b;
+  const client = new Stack(clientDevice, { dhcp: { seed: 7 } });
   const run = (from: number, to: number, step = 0.1 * S) => {
     for (let t = from; t <= to; t += step) {
       server.poll(t);
@@ -134,4 +139,23 @@ Deno.test("DHCP: without a server, discovers are retransmitted with backoff (4, 
   // At 0, ~4, ~12, ~28 s: four discovers in 40 s, no more.
   assert.equal(seen.filter((m) => m.type === 1).length, 4);
   assert.equal(client.dhcp!.state, DhcpState.SELECTING);
+});
+
+Deno.test("DHCP and ARP converge under 5% loss and reordering both ways", () => {
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const { client, server, run } = scriptedServer(
+      { offer: true, ack: true, lease: 600 },
+      { loss: 0.05, reorder: 0.05, seed },
+    );
+    run(0, 120 * S, 0.05 * S);
+    assert.equal(client.dhcp!.state, DhcpState.BOUND, `seed ${seed}`);
+    // Then the client can reach the server: ARP resolves through the faults too.
+    let answered = 0;
+    const s = server.udp(9000);
+    s.receiver = { datagram: () => answered++ };
+    const c = client.udp();
+    for (let i = 0; i < 20; i++) c.sendTo(SERVER, 9000, new Uint8Array(8));
+    run(120 * S, 130 * S, 0.05 * S);
+    assert.ok(answered >= 15, `seed ${seed}: ${answered} of 20 arrived`);
+  }
 });
