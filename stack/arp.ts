@@ -44,6 +44,8 @@ export interface ArpActions {
   request(ip: number): void;
   /** Gives up on `ip`: its waiting packets were dropped (`count` of them). */
   failed(ip: number, count: number): void;
+  /** One packet given up with its address, `data[offset, offset + length)`, before it goes. */
+  dropped(data: Uint8Array, offset: number, length: number): void;
 }
 
 const EMPTY = -1;
@@ -283,7 +285,7 @@ export class ArpCache {
         if (this.#tries[i] >= this.#retries) {
           const ip = this.#ip[i];
           this.#remove(i);
-          actions.failed(ip, this.#dropQueued(ip));
+          actions.failed(ip, this.#dropQueued(ip, actions));
           continue;
         }
         this.#tries[i]++;
@@ -295,10 +297,11 @@ export class ArpCache {
     this.#nextDue = next;
   }
 
-  #dropQueued(ip: number): number {
+  #dropQueued(ip: number, actions: ArpActions): number {
     let n = 0;
     for (let slot = 0; slot < this.#queueLength.length; slot++) {
       if (this.#queueLength[slot] !== EMPTY && this.#queueIp[slot] === ip) {
+        actions.dropped(this.#queueData, slot * this.#packetSize, this.#queueLength[slot]);
         this.#queueLength[slot] = EMPTY;
         this.#queued--;
         n++;

@@ -327,6 +327,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
         this.counters.arpFailed++;
         this.counters.arpDropped += count;
       },
+      dropped: (data, offset, length) => this.#unreachable(data, offset, length),
     };
     this.#resend = (data, offset, length) => this.#sendIpPacket(data, offset, length);
     this.#outData = device.txData;
@@ -768,6 +769,21 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
       const mtu = type === 3 && code === 4 ? view.getUint16(l4 + 6) : 0;
       receiver.icmpError(type, code, view.getUint32(q + 16), view.getUint16(q + qihl + 2), mtu);
     }
+  }
+
+  /**
+   * A datagram given up because its next hop never answered ARP: the socket that sent it hears
+   * "host unreachable" (ICMP type 3 code 1, as Linux reports EHOSTUNREACH for it).
+   */
+  #unreachable(data: Uint8Array, at: number, length: number): void {
+    const ihl = (data[at] & 0x0f) * 4;
+    if (length < ihl + 8 || data[at + 9] !== PROTO_UDP) return;
+    const view = new DataView(data.buffer, data.byteOffset); // rare: an ARP failure
+    const socket = this.#udpPorts[view.getUint16(at + ihl)];
+    if (socket === null) return;
+    socket.errors++;
+    this.counters.icmpErrorsDelivered++;
+    socket.errorReceiver?.icmpError(3, 1, view.getUint32(at + 16), view.getUint16(at + ihl + 2), 0);
   }
 
   /** ICMP destination unreachable (port) with the offending header + 8 bytes, rate-limited. */

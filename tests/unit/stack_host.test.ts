@@ -78,6 +78,8 @@ Deno.test("ARP: a datagram waits for its next hop, which is resolved, then deliv
 Deno.test("ARP: an address that never answers is retried, then given up with its packets", () => {
   const { a } = twoHosts();
   const s = a.udp();
+  const errors: number[][] = [];
+  s.errorReceiver = { icmpError: (type, code, ip, port) => errors.push([type, code, ip, port]) };
   const nobody = parseIpv4("10.0.0.9");
   s.sendTo(nobody, 9, new Uint8Array(10));
   s.sendTo(nobody, 9, new Uint8Array(10));
@@ -94,6 +96,8 @@ Deno.test("ARP: an address that never answers is retried, then given up with its
   assert.equal(a.counters.arpDropped, 2);
   assert.equal(a.arp.state(nobody), ArpState.FREE);
   assert.equal(a.arp.queued, 0);
+  // The socket that sent them hears "host unreachable", once per datagram.
+  assert.deepEqual(errors, [[3, 1, nobody, 9], [3, 1, nobody, 9]]);
 });
 
 Deno.test("ARP: a confirmed entry goes stale and is refreshed while still in use", () => {
