@@ -68,3 +68,12 @@ export {
   type ReassemblyTimeoutReceiver,
 } from "./fragment.ts";
 export { type Datagram, DatagramQueue, StackDriver, type StackDriverOptions } from "./driver.ts";
+export {
+  type DnsCallback,
+  DnsError,
+  DnsFailure,
+  type DnsHost,
+  DnsResolver,
+  type DnsResolverOptions,
+  type DnsStats,
+} from "./dns.ts";
