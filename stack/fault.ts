@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { copyViews } from "./bytes.ts";
 import type { Device, FrameReceiver } from "./device.ts";
 
 /**
@@ -178,16 +179,6 @@ function flipBit(data: Uint8Array, offset: number, length: number, rng: Int32Arr
   data[offset + (bit >>> 3)] ^= 1 << (bit & 7);
 }
 
-/**
- * Copies bytes between two regions through DataViews, four at a time: `set(subarray(...))`
- * would allocate a view object per frame.
- */
-function copyBytes(from: DataView, at: number, to: DataView, dest: number, length: number): void {
-  let i = 0;
-  for (; i + 4 <= length; i += 4) to.setUint32(dest + i, from.getUint32(at + i, true), true);
-  for (; i < length; i++) to.setUint8(dest + i, from.getUint8(at + i));
-}
-
 /** Bytes of a frame buffer: `mtu + 14` and room for VLAN tags, on a cache-line multiple. */
 function slotBytes(mtu: number): number {
   return (mtu + 14 + 8 + 63) & ~63;
@@ -262,7 +253,7 @@ class Holding {
     if (k[FREE_COUNT] === 0 || length > this.slotBytes) return false;
     const slot = this.#free[--k[FREE_COUNT]];
     if (slot >= k[TOP]) k[TOP] = slot + 1;
-    copyBytes(view, offset, this.view, slot * this.slotBytes, length);
+    copyViews(view, offset, this.view, slot * this.slotBytes, length);
     this.length[slot] = length;
     this.copies[slot] = copies;
     this.kind[slot] = kind;
@@ -644,7 +635,7 @@ export class FaultInjector implements Device {
         return false;
       }
     }
-    copyBytes(view, offset, inner.txView, at, length);
+    copyViews(view, offset, inner.txView, at, length);
     this.#n[INNER_RESERVED]++;
     c.out++;
     return true;

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { copyBytes } from "./bytes.ts";
 import { foldSum, sum16 } from "../net/mod.ts";
 
 /** Options of a {@linkcode Reassembler}. */
@@ -90,33 +91,6 @@ const FREE = 0, ACTIVE = 1, DONE = 2;
 const HEADER_ROOM = 60;
 /** Coverage of a fragment's blocks by blocks already received. */
 const NONE = 0, PARTIAL = 1, ALL = 2;
-
-/**
- * Copies `n` bytes between buffers without allocating (`set(subarray(...))` would make a view
- * per fragment): within one buffer (fragmenting a packet that sits in the device's own memory)
- * with `copyWithin`, across buffers 4 bytes at a time through the DataViews. `data` and `view`
- * of each side must cover the same memory from the same start, as a Device's do.
- */
-function copyBytes(
-  src: Uint8Array,
-  srcView: DataView,
-  from: number,
-  dst: Uint8Array,
-  dstView: DataView,
-  to: number,
-  n: number,
-): void {
-  if (src.buffer === dst.buffer) {
-    const shift = src.byteOffset - dst.byteOffset;
-    dst.copyWithin(to, from + shift, from + shift + n);
-    return;
-  }
-  let i = 0;
-  for (const words = n - 3; i < words; i += 4) {
-    dstView.setUint32(to + i, srcView.getUint32(from + i));
-  }
-  for (; i < n; i++) dst[to + i] = src[from + i];
-}
 
 /** Whether `n` bytes at `a[from]` and `b[to]` are equal (4 bytes at a time). */
 function sameBytes(

@@ -11,6 +11,7 @@
  */
 import { foldSum, parseIpv4, sum16 } from "../net/mod.ts";
 import { type ArpActions, ArpCache, type ArpOptions } from "./arp.ts";
+import { copyBytes } from "./bytes.ts";
 import type { Device, FrameReceiver } from "./device.ts";
 import { type UdpHost, UdpSocket } from "./udp.ts";
 import { DhcpClient, type DhcpHost, type DhcpOptions, type DhcpStatus } from "./dhcp.ts";
@@ -205,23 +206,6 @@ const TWO_32 = 4294967296;
 const MAX_WAIT_NS = 1_000_000_000;
 /** Ephemeral ports, as Linux's default ip_local_port_range. */
 const EPHEMERAL_FIRST = 32768, EPHEMERAL_LAST = 60999;
-
-/**
- * Copies `n` bytes without allocating (`set(subarray(...))` would make a view per packet):
- * within one buffer (a mempool region: received and sent frames share it) with `copyWithin`,
- * across buffers byte by byte.
- */
-function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, n: number): void {
-  if (src.buffer === dst.buffer) {
-    dst.copyWithin(
-      to,
-      from + src.byteOffset - dst.byteOffset,
-      from + src.byteOffset - dst.byteOffset + n,
-    );
-    return;
-  }
-  for (let i = 0; i < n; i++) dst[to + i] = src[from + i];
-}
 
 /** Parses `"a.b.c.d/n"` into address and prefix length. */
 function parseCidr(text: string): { ip: number; prefix: number } {
@@ -703,7 +687,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     const out = this.#startIp(src, PROTO_ICMP, len);
     if (out < 0) return;
     const tx = this.#outData, tv = this.#outView;
-    copyBytes(data, l4, tx, out, len);
+    copyBytes(data, view, l4, tx, this.#outView, out, len);
     tx[out] = 0;
     tv.setUint16(out + 2, 0);
     tv.setUint16(out + 2, ~foldSum(sum16(tv, out, len)) & 0xffff);
@@ -738,7 +722,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     const socket = this.#udpPorts[dstPort];
     if (socket === null) {
       c.udpNoSocket++;
-      if (dst === this.#ip) this.#portUnreachable(data, ipAt, src);
+      if (dst === this.#ip) this.#portUnreachable(data, view, ipAt, src);
       return;
     }
     const receiver = socket.receiver;
@@ -787,7 +771,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   }
 
   /** ICMP destination unreachable (port) with the offending header + 8 bytes, rate-limited. */
-  #portUnreachable(data: Uint8Array, ipAt: number, src: number): void {
+  #portUnreachable(data: Uint8Array, view: DataView, ipAt: number, src: number): void {
     const c = this.counters;
     // A token bucket refilled from the caller's clock: at most icmpRate per second.
     const now = this.clock[0], elapsed = now - this.#icmpRefill;
@@ -809,7 +793,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     const tx = this.#outData, tv = this.#outView;
     tv.setUint32(out, 0x03030000); // type 3 (unreachable), code 3 (port), checksum 0
     tv.setUint32(out + 4, 0);
-    copyBytes(data, ipAt, tx, out + 8, quoted);
+    copyBytes(data, view, ipAt, tx, tv, out + 8, quoted);
     tv.setUint16(out + 2, ~foldSum(sum16(tv, out, 8 + quoted)) & 0xffff);
     this.#endIp();
     c.icmpUnreachableSent++;
@@ -831,7 +815,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     const tx = this.#outData, tv = this.#outView;
     tv.setUint32(out, (srcPort << 16 | dstPort) >>> 0);
     tv.setUint32(out + 4, (8 + length) << 16 >>> 0); // length, checksum 0 for now
-    copyBytes(data, offset, tx, out + 8, length);
+    copyBytes(data, this.#viewOf(data), offset, tx, tv, out + 8, length);
     const pseudo = (this.#ip >>> 16) + (this.#ip & 0xffff) + (dstIp >>> 16) + (dstIp & 0xffff) +
       PROTO_UDP + 8 + length;
     const sum = ~foldSum(sum16(tv, out, 8 + length, pseudo)) & 0xffff;
@@ -957,6 +941,19 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     view.setUint16(at + 10, ~foldSum(sum16(view, at, 20)) & 0xffff);
   }
 
+  // DataViews for callers' buffers, the last four kept: sending from the same buffers (a
+  // receive region, a reused send buffer) makes none after the first time.
+  readonly #viewData: (Uint8Array | null)[] = [null, null, null, null];
+  readonly #views: (DataView | null)[] = [null, null, null, null];
+  #nextView = 0;
+  #viewOf(data: Uint8Array): DataView {
+    for (let i = 0; i < 4; i++) if (this.#viewData[i] === data) return this.#views[i]!;
+    const i = this.#nextView;
+    this.#nextView = (i + 1) & 3;
+    this.#viewData[i] = data;
+    return this.#views[i] = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
+
   /** Re-sends a held IP packet once its next hop resolved. */
   #sendIpPacket(data: Uint8Array, offset: number, length: number): void {
     const dst = (data[offset + 16] << 24 | data[offset + 17] << 16 | data[offset + 18] << 8 |
@@ -968,7 +965,15 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     if (at < 0) return;
     this.#arp.writeMac(entry, this.#device.txView, at);
     this.#writeSource(this.#device.txView, at, ETH_IPV4);
-    copyBytes(data, offset, this.#device.txData, at + 14, length);
+    copyBytes(
+      data,
+      this.#viewOf(data),
+      offset,
+      this.#device.txData,
+      this.#device.txView,
+      at + 14,
+      length,
+    );
   }
 
   /** A who-has request for `targetIp`, broadcast. */
