@@ -136,7 +136,7 @@ Deno.test("10^6 UDP echoes through two stacks: no garbage collection in the stea
 });
 
 Deno.test({
-  name: "host.ts --dhcp leases an address from dnsmasq, and the kernel pings it there",
+  name: "host.ts --dhcp leases an address from dnsmasq; the kernel pings, arpings and echoes it",
   ignore: NEEDS_ROOT,
   async fn() {
     const v = vethNamespace(72);
@@ -167,24 +167,25 @@ Deno.test({
       assert.equal(server, v.peerIp);
       assert.equal(router, v.peerIp);
       assert.equal(seconds, "120");
-      const ping = run("ip", ...[
-        "netns",
-        "exec",
-        v.ns,
-        "ping",
-        "-c",
-        "100",
-        "-i",
-        "0.01",
-        "-W",
-        "1",
-        leased,
-      ]);
+      const ping = run(
+        "ip",
+        ...["netns", "exec", v.ns, "ping", "-c", "100", "-i", "0.01", "-W", "1", leased],
+      );
       assert.match(
         ping.stdout,
         /100 packets transmitted, 100 received, 0% packet loss/,
         ping.stdout,
       );
+      const arping = run(
+        "ip",
+        ...["netns", "exec", v.ns, "arping", "-c", "3", "-w", "5", "-I", v.peer, leased],
+      );
+      assert.match(arping.stdout, /Received 3 response/, arping.stdout);
+      const echo = run(
+        "ip",
+        ...["netns", "exec", v.ns, "/usr/bin/python3", "-c", ECHO_CLIENT, leased, "1472", "31"],
+      );
+      assert.match(echo.stdout, /^BAD 0$/m, echo.stdout + echo.stderr);
       // dnsmasq recorded the lease for our MAC.
       assert.match(Deno.readTextFileSync(leases), new RegExp(` ${leased.replaceAll(".", "\\.")} `));
       // At T1 the lease is renewed with the server, unicast: a second "leased" line, same address.
