@@ -177,7 +177,7 @@ const line = () =>
   `ping ${c.icmpEchoReplies} | udp echo ${echo.received} | dropped: not ours ${
     c.ipNotOurs + c.rxOtherMac
   }, ` +
-  `bad ${c.ipBadChecksum + c.ipBadHeader + c.udpBad + c.icmpBadChecksum}, ` +
+  `bad ${c.ipBadChecksum + c.ipBadHeader + c.ipBadSource + c.udpBad + c.icmpBadChecksum}, ` +
   `no socket ${c.udpNoSocket}, fragments ${c.ipFragments}`;
 
 // The poll loop owns the clock: the stack reads none. It is written into stack.clock (a number

@@ -297,6 +297,23 @@ export class ArpCache {
     this.#nextDue = next;
   }
 
+  /**
+   * Forgets what the network said: every entry but the static ones goes, and the packets held for
+   * unresolved addresses are given up as after the last try. For an address change: entries
+   * and routes learned under the old address no longer hold.
+   */
+  flush(actions: ArpActions): void {
+    for (let i = 0; i <= this.#mask; i++) {
+      const s = this.#state[i];
+      if (s === ArpState.FREE || s === ArpState.DELETED || s === ArpState.STATIC) continue;
+      this.#remove(i);
+      if (s === ArpState.INCOMPLETE) {
+        actions.failed(this.#ip[i], this.#dropQueued(this.#ip[i], actions));
+      }
+    }
+    this.#nextDue = Infinity;
+  }
+
   #dropQueued(ip: number, actions: ArpActions): number {
     let n = 0;
     for (let slot = 0; slot < this.#queueLength.length; slot++) {

@@ -324,7 +324,12 @@ export class DhcpClient implements DatagramReceiver {
       else if (code === 59 && len >= 4) t2 = view.getUint32(v);
       at = v + len;
     }
-    const yiaddr = view.getUint32(offset + 16);
+    const yiaddr = view.getUint32(offset + 16), net = yiaddr >>> 24;
+    // An offer or ack of no host's address (0/8, loopback, multicast): ignored. NAKs carry 0.
+    if (type !== NAK && (net === 0 || net === 127 || net >= 224)) {
+      st.ignored++;
+      return;
+    }
     if (type === OFFER && st.state === DhcpState.SELECTING) {
       st.offers++;
       this.#offered = yiaddr;

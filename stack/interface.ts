@@ -61,7 +61,7 @@ export interface StackOptions {
  * received frame ends in exactly one counter:
  * `rxFrames = rxOtherMac + rxTruncated + rxUnknownEtherType + arpIn + ipIn`,
  * `arpIn = arpMalformed + arpConflicts + arpRequestsAnswered + arpOther`,
- * `ipIn + ipReassembled = ipBadHeader + ipBadChecksum + ipNotOurs + ipFragments +
+ * `ipIn + ipReassembled = ipBadHeader + ipBadChecksum + ipBadSource + ipNotOurs + ipFragments +
  * ipUnknownProtocol + icmpIn + igmpIn + udpIn + udpBad + udpNoSocket + udpNoReceiver`,
  * `icmpIn = icmpBadChecksum + icmpEchoRequests + icmpErrors + icmpOther`.
  */
@@ -98,6 +98,11 @@ export interface StackCounters {
   ipBadHeader: number;
   /** Wrong header checksum. */
   ipBadChecksum: number;
+  /**
+   * From no single host: 0.0.0.0/8, 127.0.0.0/8, multicast, class E, a broadcast address, or our
+   * own address. Dropped unanswered (RFC 1122 §3.2.1.3; Linux counts them as martians).
+   */
+  ipBadSource: number;
   /** For another address. */
   ipNotOurs: number;
   /** Fragments received (handed to the reassembler: `stack.reassembly` counts their fate). */
@@ -142,7 +147,10 @@ export interface StackCounters {
   txFrames: number;
   /** Frames not sent: the device had no buffer. */
   txNoBuffer: number;
-  /** Packets not sent: no route (off-link without a gateway). */
+  /**
+   * Packets not sent: no route (off-link without a gateway, no address yet, or to our own address:
+   * the stack has no loopback).
+   */
   txNoRoute: number;
   /** Packets over 65535 bytes, or over the MTU with their next hop unresolved: not sent. */
   txTooBig: number;
@@ -168,6 +176,7 @@ function zeroCounters(): StackCounters {
     ipIn: 0,
     ipBadHeader: 0,
     ipBadChecksum: 0,
+    ipBadSource: 0,
     ipNotOurs: 0,
     ipFragments: 0,
     ipReassembled: 0,
@@ -257,6 +266,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   /** Multicast groups joined (a short list: looked at only for multicast packets). */
   readonly #groups = new Uint32Array(32);
   readonly #groupUsers = new Uint16Array(32);
+  /** Whether the frame being handled came to a broadcast or multicast MAC. */
+  #linkCast = false;
   #groupCount = 0;
   readonly #arp: ArpCache;
   readonly #arpActions: ArpActions;
@@ -397,6 +408,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
 
   /** Takes a leased address and announces it with a gratuitous ARP (internal, from DHCP). */
   configure(ip: number, prefix: number, gateway: number, mtu: number): void {
+    // Neighbours and held packets belong to the old address (and perhaps another subnet).
+    if (ip !== this.#ip) this.#arp.flush(this.#arpActions);
     this.#setAddress(ip, prefix);
     this.#gateway = gateway;
     if (mtu >= 68 && mtu <= this.#device.mtu) this.#mtu = mtu;
@@ -405,8 +418,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
 
   /** Gives the address up (internal, from DHCP). */
   unconfigure(): void {
-    this.#ip = 0;
-    this.#mask = 0;
+    this.#arp.flush(this.#arpActions);
+    this.#setAddress(0, 0);
     this.#broadcast = 0xffffffff;
     this.#gateway = 0;
     this.#mtu = this.#device.mtu;
@@ -481,6 +494,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
       c.rxOtherMac++;
       return;
     }
+    this.#linkCast = dst !== this.#mac;
     const type = view.getUint16(offset + 12);
     if (type === ETH_IPV4) this.#ipv4(data, view, offset + 14, length - 14);
     else if (type === ETH_ARP) this.#arpIn(view, offset + 14, length - 14);
@@ -508,8 +522,9 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
       return;
     }
     const forUs = targetIp === this.#ip && this.#ip !== 0;
-    // RFC 826: update an entry we have; create one when the packet is for us.
-    if (senderIp !== 0 && this.#arp.learn(senderIp, senderMac, forUs)) {
+    // RFC 826: update an entry we have; create one when the packet is for us. Never one for an
+    // address that is no single host's (a broadcast, multicast, ...): IP would then send there.
+    if (!this.#martian(senderIp) && this.#arp.learn(senderIp, senderMac, forUs)) {
       this.#arp.drain(senderIp, this.#resend);
     }
     if (op === 1 && forUs) {
@@ -536,7 +551,13 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
       c.ipBadChecksum++;
       return;
     }
-    const dst = view.getUint32(at + 16);
+    const src = view.getUint32(at + 12), dst = view.getUint32(at + 16);
+    // 0.0.0.0 to the limited broadcast is a host still without an address (a DHCP client):
+    // accepted, as Linux does, so a DHCP server can sit on this stack.
+    if (this.#martian(src) && (src !== 0 || dst !== 0xffffffff)) {
+      c.ipBadSource++;
+      return;
+    }
     // Without an address (DHCP under way) unicast to our MAC is for us: offers come that way.
     if (
       dst !== this.#ip && dst !== this.#broadcast && dst !== 0xffffffff && this.#ip !== 0 &&
@@ -557,6 +578,13 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
       return;
     }
     this.#ipDeliver(data, view, at, ihl, total, dst);
+  }
+
+  /** Whether `src` is no single host's address (RFC 1122 §3.2.1.3), or ours (Linux drops those). */
+  #martian(src: number): boolean {
+    const net = src >>> 24;
+    return net === 0 || net === 127 || net >= 224 || // this network, loopback, multicast, class E
+      (src === this.#broadcast || src === this.#ip) && this.#ip !== 0;
   }
 
   /** An IPv4 packet for us, whole (received so, or reassembled), to its protocol. */
@@ -597,10 +625,16 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
         } is not a multicast group`,
       );
     }
-    if (this.#member(group)) return;
+    for (let i = 0; i < this.#groupCount; i++) {
+      if (this.#groups[i] === group) { // joined already: one more user
+        this.#groupUsers[i]++;
+        return;
+      }
+    }
     if (this.#groupCount === this.#groups.length) {
       throw new RangeError("joinGroup: too many groups");
     }
+    this.#groupUsers[this.#groupCount] = 1;
     this.#groups[this.#groupCount++] = group;
     this.#sendIgmp(IGMP_REPORT, group, group);
   }
@@ -722,7 +756,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     const socket = this.#udpPorts[dstPort];
     if (socket === null) {
       c.udpNoSocket++;
-      if (dst === this.#ip) this.#portUnreachable(data, view, ipAt, src);
+      // No ICMP error about a broadcast or multicast, IP or link-layer (RFC 1122 §3.2.2).
+      if (dst === this.#ip && !this.#linkCast) this.#portUnreachable(data, view, ipAt, src);
       return;
     }
     const receiver = socket.receiver;
@@ -848,7 +883,10 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     const onLink = ((dst & this.#mask) >>> 0) === ((this.#ip & this.#mask) >>> 0) ||
       dst === 0xffffffff || (dst >>> 28) === 0xe; // multicast goes out on the link
     const nextHop = onLink ? dst : this.#gateway;
-    if (nextHop === 0 || (this.#ip === 0 && dst !== 0xffffffff)) { // no address: broadcast only
+    if (
+      nextHop === 0 || dst === 0 || dst === this.#ip || // no loopback: never ARP for ourselves
+      (this.#ip === 0 && dst !== 0xffffffff) // no address: broadcast only
+    ) {
       c.txNoRoute++;
       return -1;
     }

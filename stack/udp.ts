@@ -114,8 +114,9 @@ export class UdpSocket {
    * socket's port: the stack joins the group and announces it (IGMPv2).
    */
   join(group: number): void {
-    this.#host.joinGroup(group);
-    if (!this.#groups.includes(group)) this.#groups.push(group);
+    if (this.#groups.includes(group)) return;
+    this.#host.joinGroup(group); // the stack counts the sockets in each group
+    this.#groups.push(group);
   }
 
   /** Leaves a group joined with {@linkcode UdpSocket.join}. */

@@ -59,9 +59,9 @@ const MAX_BURST = Number(Deno.env.get("STACK_FUZZ_BURST") ?? 32);
  * RFC 1122 §3.2.1.3 and §3.2.2: a host silently discards a datagram whose source is not a single
  * host (0.0.0.0/8, 127.0.0.0/8, multicast, class E, a broadcast address; and, as Linux does, one
  * of its own addresses), and sends no ICMP error about one, nor about a datagram that came as a
- * link-layer broadcast. The stack does not yet: `STACK_FUZZ_MARTIANS=1` adds these checks.
+ * link-layer broadcast. `STACK_FUZZ_MARTIANS=0` leaves these checks out.
  */
-const CHECK_MARTIANS = Deno.env.get("STACK_FUZZ_MARTIANS") === "1";
+const CHECK_MARTIANS = Deno.env.get("STACK_FUZZ_MARTIANS") !== "0";
 
 const S = 1e9;
 const OUR_MAC_TEXT = "02:00:00:00:00:0b", PEER_MAC_TEXT = "02:00:00:00:00:0a";
@@ -1070,7 +1070,9 @@ function setUp(name: string, dhcp: boolean, seed: number): Run {
   echo.receiver = {
     datagram(data, _view, offset, length, ip, port) {
       payloads.check(data, offset, length);
-      if (CHECK_MARTIANS && martian(ip)) throw new Error(`delivered from ${ipv4ToString(ip)}`);
+      if (CHECK_MARTIANS && martian(ip) && ip !== 0) { // 0.0.0.0: to 255.255.255.255 only
+        throw new Error(`delivered from ${ipv4ToString(ip)}`);
+      }
       echo.sendTo(ip, port, data, offset, length);
     },
   };
@@ -1096,7 +1098,9 @@ function setUp(name: string, dhcp: boolean, seed: number): Run {
       port: number,
     ) {
       payloads.check(data, offset, length);
-      if (CHECK_MARTIANS && martian(ip)) throw new Error(`delivered from ${ipv4ToString(ip)}`);
+      if (CHECK_MARTIANS && martian(ip) && ip !== 0) { // 0.0.0.0: to 255.255.255.255 only
+        throw new Error(`delivered from ${ipv4ToString(ip)}`);
+      }
       if (length < 64) { // small ones are kept for the final check
         run.lastDatagram.bytes = data.slice(offset, offset + length);
         run.lastDatagram.ip = ip;
@@ -1275,7 +1279,9 @@ function fuzz(run: Run, frames: number, heap: { before: number; after: number })
   assert.ok(re.overlaps > 0 && re.duplicates > 0 && re.timedOut > 0 && re.tooBig > 0);
   // The bounds were reached, so they were tested: the cache full, the queue full.
   assert.equal(maxArp, capacity, `${run.name}: the ARP cache never filled up`);
-  assert.ok(c.arpQueueFull > 0, `${run.name}: the ARP queue never filled up`);
+  // Under DHCP each new address flushes the queue (held packets had the old source): it seldom
+  // fills, and the static run is the one that proves the bound.
+  if (!dhcp) assert.ok(c.arpQueueFull > 0, `${run.name}: the ARP queue never filled up`);
   if (!dhcp) assert.ok(c.icmpRateLimited > 0, `${run.name}: the ICMP rate limit never bit`);
   return now;
 }
@@ -1373,7 +1379,13 @@ function cleanLease(run: Run, from: number): number {
       }
     }
   }
-  assert.equal(stack.dhcp!.state, DhcpState.BOUND, "DHCP binds again after the storm");
+  assert.equal(
+    stack.dhcp!.state,
+    DhcpState.BOUND,
+    `DHCP binds again after the storm: ${
+      JSON.stringify(stack.dhcp)
+    }, offered ${offered}, acked ${acked}`,
+  );
   assert.equal(stack.address, OUR_IP);
   return now;
 }

@@ -290,6 +290,55 @@ Deno.test("multicast: a joined group is received and announced; leaving stops it
   assert.equal(b.counters.igmpOut, 2, "a report and a leave");
 });
 
+Deno.test("multicast: a group two sockets joined stays joined until the last one leaves", () => {
+  const { a, b } = twoHosts();
+  const group = parseIpv4("239.1.2.3");
+  const first = b.udp(5000), second = b.udp(5001);
+  let got = 0;
+  second.receiver = { datagram: () => got++ };
+  first.join(group);
+  second.join(group);
+  second.join(group); // twice on one socket: still one membership
+  first.close();
+  const sender = a.udp();
+  sender.sendTo(group, 5001, new Uint8Array([1]));
+  settle(0, a, b);
+  assert.equal(got, 1, "the other socket still receives the group");
+  assert.equal(b.counters.igmpOut, 1, "one report, no leave yet");
+  second.leave(group);
+  assert.equal(b.counters.igmpOut, 2, "the leave goes with the last socket");
+  sender.sendTo(group, 5001, new Uint8Array([2]));
+  settle(0, a, b);
+  assert.equal(got, 1);
+  assert.equal(b.counters.ipNotOurs, 1);
+});
+
+Deno.test("no ARP for our own address: datagrams to it are not routed (no loopback)", () => {
+  const { pair, b } = twoHosts();
+  const own = parseIpv4("10.0.0.2");
+  b.udp().sendTo(own, 9, new Uint8Array(4));
+  b.poll(0);
+  const cap = new Capture();
+  pair.a.receive(cap, clockAt(0));
+  assert.equal(cap.frames.length, 0, "nothing sent: no who-has for ourselves");
+  assert.equal(b.counters.txNoRoute, 1);
+  assert.equal(b.arp.state(own), ArpState.FREE);
+  // Nor from a frame that claims to come from our address (a martian source).
+  inject(
+    pair.a,
+    buildIcmpEcho({
+      srcMac: "02:00:00:00:00:0a",
+      dstMac: "02:00:00:00:00:0b",
+      srcIp: "10.0.0.2",
+      dstIp: "10.0.0.2",
+    }),
+  );
+  b.poll(0);
+  assert.equal(b.counters.ipBadSource, 1);
+  assert.equal(b.counters.icmpEchoReplies, 0);
+  assert.equal(b.arp.state(own), ArpState.FREE);
+});
+
 Deno.test("IPv4 fragments: datagrams beyond the MTU go out in pieces and are reassembled", () => {
   const { a, b } = twoHosts();
   const sizes = [1473, 3000, 8000, 65507];
