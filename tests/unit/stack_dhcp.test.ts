@@ -13,7 +13,7 @@ const SERVER = parseIpv4("10.5.0.1"), LEASED = parseIpv4("10.5.0.77");
 
 /** A DHCP server that answers as told, and records what it saw. */
 function scriptedServer(
-  answer: { offer: boolean; ack: boolean; nak?: boolean; lease: number },
+  answer: { offer: boolean; ack: boolean; nak?: boolean; lease: number; yiaddr?: number },
   faults?: { loss: number; reorder: number; seed: number },
 ) {
   const pair = new MemoryPair();
@@ -52,7 +52,7 @@ function scriptedServer(
       reply.fill(0);
       reply[0] = 2, reply[1] = 1, reply[2] = 6;
       reply.set(data.subarray(offset + 4, offset + 8), 4); // xid
-      rv.setUint32(16, out === 6 ? 0 : LEASED); // yiaddr
+      rv.setUint32(16, out === 6 ? 0 : answer.yiaddr ?? LEASED); // yiaddr
       reply.set(data.subarray(offset + 28, offset + 34), 28); // chaddr
       rv.setUint32(236, 0x63825363);
       let at = 240;
@@ -131,6 +131,24 @@ Deno.test("DHCP: a NAK drops the request and discovery starts over", () => {
   assert.ok(d.naks >= 1);
   assert.equal(client.address, 0);
   assert.ok(d.discovers >= 2);
+});
+
+Deno.test("DHCP: an offer of no host's address (0.0.0.0, loopback, multicast) is ignored", () => {
+  for (const bad of ["0.0.0.0", "127.0.0.1", "224.0.0.1"]) {
+    const { client, seen, run } = scriptedServer({
+      offer: true,
+      ack: true,
+      lease: 60,
+      yiaddr: parseIpv4(bad),
+    });
+    run(0, 10 * S);
+    const d = client.dhcp!;
+    assert.equal(d.offers, 0, bad);
+    assert.ok(d.ignored >= 2, `${bad}: the offers were counted as ignored`);
+    assert.equal(d.state, DhcpState.SELECTING, bad);
+    assert.equal(client.address, 0, bad);
+    assert.ok(seen.filter((m) => m.type === 1).length >= 2, `${bad}: discovery goes on`);
+  }
 });
 
 Deno.test("DHCP: without a server, discovers are retransmitted with backoff (4, 8, 16 s ±1)", () => {
