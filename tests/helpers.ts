@@ -65,6 +65,17 @@ export async function runDeno(
   };
 }
 
+/**
+ * The garbage collections a child traced (`--trace-gc`) between the lines it printed as
+ * `LOOP START` and `LOOP END`: empty when its measured loop allocated nothing the GC had to
+ * collect.
+ */
+export function gcsInLoop(stdout: string): string[] {
+  const loop = stdout.split("LOOP START")[1]?.split("LOOP END")[0];
+  if (loop === undefined) throw new Error(`no LOOP START in the output:\n${stdout}`);
+  return loop.split("\n").filter((l) => /Scavenge|Mark-Compact|Minor|Mark-Sweep/.test(l));
+}
+
 /** Runs a scenario and returns its RESULT, failing with its output if it crashed. */
 // deno-lint-ignore no-explicit-any
 export async function scenario(name: string, args: string[] = []): Promise<any> {

@@ -1,7 +1,7 @@
 // Core bindings on a real EAL with virtual devices. Each scenario runs in its
 // own process (the EAL initialises once per process; a crash fails the test).
 import assert from "node:assert/strict";
-import { IS_ROOT, ROOT, runDeno, scenario } from "../helpers.ts";
+import { gcsInLoop, IS_ROOT, ROOT, runDeno, scenario } from "../helpers.ts";
 
 Deno.test("Eal.init takes DPDK's own arguments unchanged", async () => {
   const r = await scenario("eal_forms.ts", ["argv"]);
@@ -223,8 +223,7 @@ Deno.test("10 million packets through receive/send: no heap growth, no GC", asyn
     flags: ["--allow-all", "--v8-flags=--expose-gc,--trace-gc,--max-semi-space-size=256"],
   });
   assert.equal(r.code, 0, r.stderr);
-  const loop = r.stdout.split("LOOP START")[1].split("LOOP END")[0];
-  const gcs = loop.split("\n").filter((l) => /Scavenge|Mark-Compact|Minor|Mark-Sweep/.test(l));
+  const gcs = gcsInLoop(r.stdout);
   assert.deepEqual(gcs, [], "the hot loop triggered garbage collection");
   const { result } = r;
   assert.ok(result.moved >= 10_000_000);

@@ -2,7 +2,7 @@
 // in a namespace the test creates: ping (1000, none lost), arping, and UDP echo of payloads of
 // every size up to the MTU from a kernel socket, byte-exact.
 import assert from "node:assert/strict";
-import { NEEDS_ROOT, runDeno, sh, startDeno, vethNamespace } from "../helpers.ts";
+import { gcsInLoop, NEEDS_ROOT, runDeno, sh, startDeno, vethNamespace } from "../helpers.ts";
 
 function run(cmd: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
   const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
@@ -123,8 +123,7 @@ Deno.test("10^6 UDP echoes through two stacks: no garbage collection in the stea
     flags: ["--allow-all", "--v8-flags=--expose-gc,--trace-gc,--max-semi-space-size=256"],
   });
   assert.equal(r.code, 0, r.stderr);
-  const loop = r.stdout.split("LOOP START")[1].split("LOOP END")[0];
-  const gcs = loop.split("\n").filter((l) => /Scavenge|Mark-Compact|Minor|Mark-Sweep/.test(l));
+  const gcs = gcsInLoop(r.stdout);
   assert.deepEqual(gcs, [], "the stack's steady state triggered garbage collection");
   assert.equal(r.result.echoes, 1_000_000);
   // One allocation per echo would be at least 16 MB; what remains (~0.5-1 MB, not growing with

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { Device, FrameReceiver } from "../../stack/device.ts";
 import { MemoryPair } from "../../stack/memory.ts";
 import { FaultInjector, type FaultInjectorOptions } from "../../stack/fault.ts";
-import { runDeno } from "../helpers.ts";
+import { gcsInLoop, runDeno } from "../helpers.ts";
 
 /** The device clock at `ns` (devices take the time as an array: see Device.receive). */
 const CLOCK = new Float64Array(1);
@@ -418,8 +418,7 @@ Deno.test("10^6 frames through a MemoryPair, and through a FaultInjector: no GC"
         ],
       });
       assert.equal(r.code, 0, r.stderr);
-      const loop = r.stdout.split("LOOP START")[1].split("LOOP END")[0];
-      const gcs = loop.split("\n").filter((l) => /Scavenge|Mark-Compact|Minor|Mark-Sweep/.test(l));
+      const gcs = gcsInLoop(r.stdout);
       assert.deepEqual(gcs, [], "the frame loop triggered garbage collection");
       const { result } = r;
       assert.ok(result.sent >= 1_000_000);

@@ -12,7 +12,7 @@ import {
   Reassembler,
   type ReassemblyCounters,
 } from "../../stack/fragment.ts";
-import { runDeno } from "../helpers.ts";
+import { gcsInLoop, runDeno } from "../helpers.ts";
 
 const TEST_OPTIONS = { sanitizeOps: true, sanitizeResources: true, sanitizeExit: true };
 const SRC = 0x0a000001, DST = 0x0a000002, UDP = 17, ICMP = 1;
@@ -676,8 +676,7 @@ Deno.test(
       ],
     });
     assert.equal(r.code, 0, r.stderr);
-    const loop = r.stdout.split("LOOP START")[1].split("LOOP END")[0];
-    const gcs = loop.split("\n").filter((l) => /Scavenge|Mark-Compact|Minor|Mark-Sweep/.test(l));
+    const gcs = gcsInLoop(r.stdout);
     assert.deepEqual(gcs, [], "the fragment loop triggered garbage collection");
     const { result } = r;
     assert.equal(result.reassembled, 100_000);
