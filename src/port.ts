@@ -175,8 +175,9 @@ let controlCpuWarned = false;
 /**
  * DPDK runs its control thread (which handles a memif peer's disconnect) on the CPUs no lcore
  * has, or, when every CPU is an lcore's, on the main lcore's: the teardown then preempts the
- * poller, possibly mid-burst, and unmaps the rings under it (seen in 1 of ~6 runs of 20
- * disconnects with `-l 0-1` on 2 CPUs; none with `-l 0`). Says so once.
+ * poller, possibly mid-burst, and unmaps the rings under it. With a CPU busy elsewhere, 20
+ * disconnects crashed our process in 2 of 3 runs with `-l 0-1` on 2 CPUs, in 0 of 3 with `-l 0`.
+ * Says so once.
  */
 function warnSharedControlCpu(name: string): void {
   if (controlCpuWarned) return;

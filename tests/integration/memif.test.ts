@@ -66,6 +66,23 @@ Deno.test("pktgen waits for its memif peer's link, and says so when none comes",
     assert.ok(performance.now() - t0 >= 3000, "it waited for the link");
     assert.match(r.stderr, /pktgen: port 0 \(net_memif0\) link is still down after 3000 ms/);
     assert.match(r.stdout, /sent 0 packets/); // nothing goes out while the link is down
+    assert.doesNotMatch(r.stderr, /every CPU is an lcore's/, "a CPU is left for DPDK's thread");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("a memif port on every CPU warns that DPDK's control thread shares the poller's", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "dd-memif-" });
+  try {
+    const r = await runDeno("examples/pktgen.ts", [
+      ...["-l", `0-${navigator.hardwareConcurrency - 1}`, "--no-huge", "-m", "256", "--no-pci"],
+      "--no-shconf",
+      `--vdev=net_memif0,role=server,socket=${dir}/m.sock,socket-abstract=no`,
+      ...["--", "--duration", "0.1"],
+    ], { flags: ["--allow-ffi", "--allow-read", "--allow-env"] });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /net_memif0: every CPU is an lcore's, .* leave a CPU out of -l/);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
