@@ -8,17 +8,7 @@
  *
  * @module
  */
-
-/** Option kinds. */
-export const TcpOptionKind = {
-  END: 0,
-  NOP: 1,
-  MSS: 2,
-  WINDOW_SCALE: 3,
-  SACK_PERMITTED: 4,
-  SACK: 5,
-  TIMESTAMP: 8,
-} as const;
+import { TcpOption } from "../net/tcp.ts";
 
 /** Largest window scale shift (RFC 7323 §2.3): larger ones are used as 14. */
 export const MAX_WINDOW_SCALE = 14;
@@ -63,25 +53,25 @@ export class TcpOptions {
     let p = at;
     while (p < end) {
       const kind = data[p];
-      if (kind === TcpOptionKind.END) return;
-      if (kind === TcpOptionKind.NOP) {
+      if (kind === TcpOption.END) return;
+      if (kind === TcpOption.NOP) {
         p++;
         continue;
       }
       if (p + 2 > end) break;
       const size = data[p + 1];
       if (size < 2 || p + size > end) break;
-      if (kind === TcpOptionKind.MSS && size === 4) {
+      if (kind === TcpOption.MSS && size === 4) {
         this.mss = data[p + 2] << 8 | data[p + 3];
-      } else if (kind === TcpOptionKind.WINDOW_SCALE && size === 3) {
+      } else if (kind === TcpOption.WINDOW_SCALE && size === 3) {
         this.windowScale = Math.min(data[p + 2], MAX_WINDOW_SCALE);
-      } else if (kind === TcpOptionKind.SACK_PERMITTED && size === 2) {
+      } else if (kind === TcpOption.SACK_PERMITTED && size === 2) {
         this.sackPermitted = true;
-      } else if (kind === TcpOptionKind.TIMESTAMP && size === 10) {
+      } else if (kind === TcpOption.TIMESTAMP && size === 10) {
         this.hasTimestamp = true;
         v[TS_VAL] = read32(data, p + 2);
         v[TS_ECR] = read32(data, p + 6);
-      } else if (kind === TcpOptionKind.SACK && size >= 10 && (size - 2) % 8 === 0) {
+      } else if (kind === TcpOption.SACK && size >= 10 && (size - 2) % 8 === 0) {
         const blocks = Math.min((size - 2) / 8, 4);
         for (let i = 0; i < blocks; i++) {
           v[SACK_EDGES + 2 * i] = read32(data, p + 2 + 8 * i);
@@ -121,11 +111,11 @@ export function writeSynOptions(
   tsEcr: number,
 ): number {
   let p = at;
-  view.setUint32(p, (TcpOptionKind.MSS << 24 | 4 << 16 | mss) >>> 0);
+  view.setUint32(p, (TcpOption.MSS << 24 | 4 << 16 | mss) >>> 0);
   p += 4;
   if (tsVal >= 0) {
-    view.setUint16(p, sackPermitted ? (TcpOptionKind.SACK_PERMITTED << 8 | 2) : 0x0101);
-    view.setUint16(p + 2, TcpOptionKind.TIMESTAMP << 8 | 10);
+    view.setUint16(p, sackPermitted ? (TcpOption.SACK_PERMITTED << 8 | 2) : 0x0101);
+    view.setUint16(p + 2, TcpOption.TIMESTAMP << 8 | 10);
     view.setUint32(p + 4, tsVal);
     view.setUint32(p + 8, tsEcr);
     p += 12;
@@ -134,7 +124,7 @@ export function writeSynOptions(
     p += 4;
   }
   if (windowScale >= 0) {
-    view.setUint32(p, (0x01 << 24 | TcpOptionKind.WINDOW_SCALE << 16 | 3 << 8 | windowScale) >>> 0);
+    view.setUint32(p, (0x01 << 24 | TcpOption.WINDOW_SCALE << 16 | 3 << 8 | windowScale) >>> 0);
     p += 4;
   }
   return p - at;
@@ -162,7 +152,7 @@ export function writeSegmentOptions(
   }
   const n = Math.min(blocks, tsVal >= 0 ? 3 : 4);
   if (n > 0) {
-    view.setUint32(p, (0x0101 << 16 | TcpOptionKind.SACK << 8 | (2 + 8 * n)) >>> 0);
+    view.setUint32(p, (0x0101 << 16 | TcpOption.SACK << 8 | (2 + 8 * n)) >>> 0);
     p += 4;
     for (let i = 0; i < n; i++, p += 8) {
       view.setUint32(p, edges[2 * i]);
