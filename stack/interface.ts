@@ -403,7 +403,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   #setAddress(ip: number, prefix: number): void {
     this.#ip = ip;
     this.#mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    this.#broadcast = (ip | ~this.#mask) >>> 0;
+    // A /31 or /32 has no broadcast address: both addresses of a /31 are hosts (RFC 3021).
+    this.#broadcast = prefix >= 31 ? 0xffffffff : (ip | ~this.#mask) >>> 0;
   }
 
   /** Takes a leased address and announces it with a gratuitous ARP (internal, from DHCP). */

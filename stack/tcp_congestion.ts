@@ -32,7 +32,7 @@ export interface CongestionOptions {
  * ```ts ignore
  * const cc = new NewReno(1460, iss);
  * if (ack === sndUna) action = cc.duplicateAck(ack, flight, sndMax);
- * else action = cc.ack(ack, ack - sndUna, flight);
+ * else action = cc.ack(ack, seqDiff(sndUna, ack), flight); // modulo 2^32
  * if (action === CongestionAction.RETRANSMIT) retransmitFirstUnacked();
  * ```
  */

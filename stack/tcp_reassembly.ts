@@ -13,9 +13,9 @@ import { seqAdd, seqDiff } from "./tcp_seq.ts";
 
 /** What {@linkcode TcpReassembly.add} did with a segment. */
 export const AddResult = {
-  /** Stored (some bytes new). */
+  /** Stored (some bytes new; a D-SACK block is pending for any part already held). */
   STORED: 0,
-  /** Every byte was already held or already delivered: a duplicate (D-SACK it). */
+  /** Every byte was already held or already delivered (a D-SACK block is pending). */
   DUPLICATE: 1,
   /** Entirely outside the window: dropped. */
   OUTSIDE: 2,
@@ -110,9 +110,13 @@ export class TcpReassembly {
     length: number,
   ): number {
     let from = seqDiff(rcvNxt, seq), to = from + length; // relative to rcvNxt
-    if (to <= 0) return this.#duplicate(seq, length);
+    if (to <= 0) {
+      this.#markDuplicate(seq, length);
+      return AddResult.DUPLICATE;
+    }
     const limit = Math.min(window, this.capacity);
-    if (from < 0) {
+    if (from < 0) { // partly delivered already: D-SACK that part (RFC 2883 §4)
+      this.#markDuplicate(seq, -from);
       offset -= from;
       from = 0;
     }
@@ -124,9 +128,14 @@ export class TcpReassembly {
     while (i < n && seqDiff(rcvNxt, this.#right[i]) < from) i++;
     let j = i;
     while (j < n && seqDiff(rcvNxt, this.#left[j]) <= to) j++;
-    if (j === i + 1) {
+    if (i < j) {
       const l = seqDiff(rcvNxt, this.#left[i]), r = seqDiff(rcvNxt, this.#right[i]);
-      if (l <= from && r >= to) return this.#duplicate(seqAdd(rcvNxt, from), to - from);
+      const dupFrom = Math.max(from, l), dupTo = Math.min(to, r);
+      if (dupFrom < dupTo) this.#markDuplicate(seqAdd(rcvNxt, dupFrom), dupTo - dupFrom);
+      if (j === i + 1 && l <= from && r >= to) {
+        this.#stamp[i] = ++this.#clock; // the block holding a D-SACK goes second (RFC 2883 §4)
+        return AddResult.DUPLICATE;
+      }
     }
     if (j === i && n === this.#left.length) return AddResult.TOO_MANY_HOLES;
     this.#copy(seqAdd(rcvNxt, from), data, offset, to - from);
@@ -146,11 +155,10 @@ export class TcpReassembly {
     return AddResult.STORED;
   }
 
-  #duplicate(seq: number, length: number): number {
+  #markDuplicate(seq: number, length: number): void {
     this.duplicate[0] = seq;
     this.duplicate[1] = seqAdd(seq, length);
     this.hasDuplicate = true;
-    return AddResult.DUPLICATE;
   }
 
   #copy(seq: number, data: Uint8Array, offset: number, length: number): void {

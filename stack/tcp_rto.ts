@@ -1,6 +1,8 @@
 /**
  * The retransmission timer's value, RFC 6298, on a microsecond clock: SRTT and RTTVAR from RTT
- * samples (α = 1/8, β = 1/4), RTO = SRTT + max(G, 4·RTTVAR) clamped to [min, max], 1 s before
+ * samples (α = 1/8, β = 1/4), RTO = SRTT + max(G, 4·RTTVAR, min) as Linux computes it (its
+ * floor applies to the variation term, so the RTO stays at least one minimum above the RTT;
+ * RFC 6298's 1 s floor on the whole RTO is too slow for a LAN), at most the maximum, 1 s before
  * the first sample, doubled on each expiry (§5.5) and recomputed at the next sample. The caller
  * takes samples only from segments never retransmitted (Karn's algorithm, §3) or from
  * timestamps (RFC 7323 §4). Linux's defaults: a 200 ms minimum, a 120 s maximum. Groundwork of
@@ -11,7 +13,7 @@
 
 /** Options of an {@linkcode RtoEstimator}, in microseconds. */
 export interface RtoOptions {
-  /** Lowest RTO. Default: 200 ms (Linux's TCP_RTO_MIN; RFC 6298 says 1 s). */
+  /** Least margin of the RTO over SRTT. Default: 200 ms (Linux's TCP_RTO_MIN). */
   minUs?: number;
   /** Highest RTO. Default: 120 s (Linux's TCP_RTO_MAX; RFC 6298 allows ≥ 60 s). */
   maxUs?: number;
@@ -83,7 +85,8 @@ export class RtoEstimator {
       v[SRTT] = 0.875 * v[SRTT] + 0.125 * r;
     }
     this.backoffs = 0;
-    v[RTO] = this.#clamp(v[SRTT] + Math.max(this.#granularity, 4 * v[RTTVAR]));
+    const variation = Math.max(this.#granularity, 4 * v[RTTVAR], this.#min);
+    v[RTO] = Math.min(this.#max, Math.round(v[SRTT] + variation));
   }
 
   /** The timer expired: doubles the RTO, up to the maximum (RFC 6298 §5.5). */

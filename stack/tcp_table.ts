@@ -3,7 +3,8 @@
  * connection's index, found in O(1) by open addressing in typed arrays, and ephemeral ports
  * chosen per RFC 6056 Algorithm 3 (a keyed hash of the destination picks where the search
  * starts, so ports are hard to guess and successive connections to one peer do not collide).
- * Linux's ephemeral range by default, 32768-60999. Groundwork of the TCP issue.
+ * A random secret keys both hashes. Linux's ephemeral range by default, 32768-60999.
+ * Groundwork of the TCP issue.
  *
  * @module
  */
@@ -86,10 +87,15 @@ export class TcpTable {
     return this.#used;
   }
 
+  /**
+   * Where a tuple's probe starts: a multiply-xor mix seeded with the table's secret, so a remote
+   * host cannot pick ports that pile up in one cluster (Linux keys inet_ehashfn the same way).
+   */
   #start(localIp: number, ports: number, remoteIp: number): number {
-    let h = Math.imul(localIp ^ 0x9e3779b9, 0x85ebca6b);
-    h = Math.imul(h ^ remoteIp ^ (h >>> 13), 0xc2b2ae35);
-    h = Math.imul(h ^ ports ^ (h >>> 16), 0x27d4eb2f);
+    const k = this.#key;
+    let h = Math.imul(localIp ^ k[0], 0x85ebca6b) ^ k[1];
+    h = Math.imul(h ^ remoteIp ^ (h >>> 13), 0xc2b2ae35) ^ k[2];
+    h = Math.imul(h ^ ports ^ (h >>> 16), 0x27d4eb2f) ^ k[3];
     return (h ^ (h >>> 15)) & this.#mask;
   }
 

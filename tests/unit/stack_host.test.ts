@@ -313,6 +313,19 @@ Deno.test("multicast: a group two sockets joined stays joined until the last one
   assert.equal(b.counters.ipNotOurs, 1);
 });
 
+Deno.test("a /31 link: both addresses are hosts, neither is a broadcast (RFC 3021)", () => {
+  const pair = new MemoryPair({ macA: MAC_A, macB: MAC_B });
+  const a = new Stack(pair.a, { address: "10.0.0.0/31" });
+  const b = new Stack(pair.b, { address: "10.0.0.1/31" });
+  let got = 0;
+  a.udp(7).receiver = { datagram: () => got++ };
+  b.udp().sendTo(parseIpv4("10.0.0.0"), 7, new Uint8Array(8));
+  settle(0, a, b);
+  assert.equal(got, 1);
+  assert.equal(a.counters.ipBadSource, 0);
+  assert.equal(a.arp.state(parseIpv4("10.0.0.1")), ArpState.REACHABLE, "the peer was learned");
+});
+
 Deno.test("no ARP for our own address: datagrams to it are not routed (no loopback)", () => {
   const { pair, b } = twoHosts();
   const own = parseIpv4("10.0.0.2");

@@ -123,8 +123,19 @@ Deno.test("SACK blocks: a pending D-SACK first (RFC 2883), then the most recent 
   ooo.add(0, 1 << 16, 3100, bytes, 0, 50); // grows the range at 3000: now the most recent
   ooo.add(0, 1 << 16, 5000, bytes, 0, 10); // a duplicate
   assert.equal(ooo.writeSackBlocks(edges, 4), 4);
-  assert.deepEqual([...edges], [5000, 5010, 3000, 3150, 7000, 7100, 5000, 5100]);
+  assert.deepEqual(
+    [...edges],
+    [5000, 5010, 5000, 5100, 3000, 3150, 7000, 7100],
+    "D-SACK, then its block",
+  );
   assert.ok(!ooo.hasDuplicate, "a D-SACK is reported once");
   assert.equal(ooo.writeSackBlocks(edges, 4), 4);
-  assert.deepEqual([...edges], [3000, 3150, 7000, 7100, 5000, 5100, 1000, 1100]);
+  assert.deepEqual([...edges], [5000, 5100, 3000, 3150, 7000, 7100, 1000, 1100]);
+  // Partial duplicates are D-SACKed too: the overlap with a held range, the part below rcvNxt.
+  assert.equal(ooo.add(0, 1 << 16, 7050, bytes, 0, 100), 0);
+  assert.ok(ooo.hasDuplicate);
+  assert.deepEqual([...ooo.duplicate], [7050, 7100]);
+  ooo.writeSackBlocks(edges, 1);
+  assert.equal(ooo.add(500, 1 << 16, 400, bytes, 0, 200), 0);
+  assert.deepEqual([...ooo.duplicate], [400, 500]);
 });

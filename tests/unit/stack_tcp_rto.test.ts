@@ -29,10 +29,13 @@ Deno.test("later samples smooth with α = 1/8, β = 1/4, RTTVAR first (RFC 6298 
   assert.equal(rto.rtoUs, 50_000 + 1, "with RTTVAR ~0 the granularity G is added");
 });
 
-Deno.test("the RTO stays within [min, max]: 200 ms and 120 s by default, like Linux", () => {
+Deno.test("the RTO is at least SRTT + 200 ms and at most 120 s by default, like Linux", () => {
   const rto = new RtoEstimator();
   rto.sample(10); // 10 µs on a LAN
-  assert.equal(rto.rtoUs, 200_000);
+  assert.equal(rto.rtoUs, 200_010);
+  for (let i = 0; i < 50; i++) rto.sample(150_000);
+  assert.ok(Math.abs(rto.srttUs - 150_000) < 500);
+  assert.equal(rto.rtoUs, Math.round(rto.srttUs + 200_000), "a 150 ms path keeps 200 ms of margin");
   for (let i = 0; i < 20; i++) rto.backoff();
   assert.equal(rto.rtoUs, 120_000_000);
   assert.throws(() => new RtoEstimator({ minUs: 10, maxUs: 5 }), RangeError);
@@ -47,5 +50,5 @@ Deno.test("each expiry doubles the RTO; the next sample recomputes it (RFC 6298 
   assert.equal(rto.backoffs, 2);
   rto.sample(100_000);
   assert.equal(rto.backoffs, 0);
-  assert.ok(rto.rtoUs < 300_000 && rto.rtoUs >= 200_000);
+  assert.equal(rto.rtoUs, 300_000, "SRTT + max(4·RTTVAR = 150 ms, 200 ms)");
 });
