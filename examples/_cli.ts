@@ -450,11 +450,19 @@ export class Cli {
   }
 
   /**
-   * What to do when `Eal.init` throws: DPDK refused its arguments (a
-   * `DpdkError`) → `<name>: EAL: <DPDK's reason>` and a hint, exit 2. Any
-   * other error (no `--allow-ffi`, no shim) is thrown on unchanged.
+   * `Eal.init(args)`. When DPDK refuses its arguments (a `DpdkError`):
+   * `<name>: EAL: <DPDK's reason>` and a hint, exit 2. Any other error (no
+   * `--allow-ffi`, no shim) is thrown on unchanged.
    */
-  ealFailed(error: unknown): never {
+  initEal(args: string[]): void {
+    try {
+      Eal.init(args);
+    } catch (e) {
+      this.#ealFailed(e);
+    }
+  }
+
+  #ealFailed(error: unknown): never {
     if (!(error instanceof DpdkError)) throw error;
     console.error(`${this.name}: EAL: ${error.message}`);
     const misplaced = this.#misplaced();

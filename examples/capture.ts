@@ -100,11 +100,7 @@ const filtering = wantEtherType >= 0 || wantProtocol >= 0 || opts.host !== undef
 // Initialise the EAL: the user's arguments, or a TAP device; --iface adds an af_packet port.
 const ealArgs = eal.length > 0 ? eal : [...DEFAULT_EAL, ...(opts.iface ? [] : [DEFAULT_TAP])];
 if (opts.iface) ealArgs.push(`--vdev=net_af_packet0,iface=${opts.iface}`);
-try {
-  Eal.init(ealArgs);
-} catch (e) {
-  cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
-}
+cli.initEal(ealArgs);
 
 const ports = Port.list();
 if (opts.iface !== undefined && !ports.some((p) => p.name === "net_af_packet0")) {

@@ -29,11 +29,7 @@ const cli = new Cli(
 const { eal, app } = splitArgs(Deno.args);
 cli.parse(app, {}); // nothing after "--" but --help
 
-try {
-  Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
-} catch (e) {
-  cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
-}
+cli.initEal(eal.length > 0 ? eal : DEFAULT_EAL);
 console.log(`${dpdkVersion()}, EAL arguments: ${Eal.args.join(" ")}`);
 for (const l of Lcore.list()) {
   console.log(`lcore ${l.id}: cpu ${l.cpu}, socket ${l.socket}${l.main ? " (main)" : ""}`);

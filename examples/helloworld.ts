@@ -31,11 +31,7 @@ if (inWorker()) {
   );
   const { eal, app } = splitArgs(Deno.args);
   cli.parse(app, {}); // nothing after "--" but --help
-  try {
-    Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
-  } catch (e) {
-    cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
-  }
+  cli.initEal(eal.length > 0 ? eal : DEFAULT_EAL);
 
   // Launch the function on every worker lcore...
   const workers = await Promise.all(

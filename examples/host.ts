@@ -99,11 +99,7 @@ if (opts.iface) {
     `--vdev=net_af_packet0,iface=${opts.iface},framesz=${AF_PACKET_FRAME},blocksz=${AF_PACKET_FRAME}`,
   );
 }
-try {
-  Eal.init(ealArgs);
-} catch (e) {
-  cli.ealFailed(e);
-}
+cli.initEal(ealArgs);
 const ports = Port.list();
 if (opts.iface !== undefined && !ports.some((p) => p.name === "net_af_packet0")) {
   cli.fail(`--iface ${opts.iface}: ${interfaceProblem(opts.iface, "net_af_packet")}`);

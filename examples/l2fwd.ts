@@ -77,11 +77,7 @@ const duration = opts.duration;
 console.log(`MAC updating ${macUpdating ? "enabled" : "disabled"}`);
 
 // Init EAL.
-try {
-  Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
-} catch (e) {
-  cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
-}
+cli.initEal(eal.length > 0 ? eal : DEFAULT_EAL);
 
 const ports = Port.list();
 if (ports.length === 0) cli.fail("No Ethernet ports - bye (add --vdev=... or bind a NIC)");

@@ -101,11 +101,7 @@ if (inWorker()) {
     "0@0",
     ...Array.from({ length: workers }, (_, i) => `${i + 1}@${(i + 1) % cpus}`),
   ];
-  try {
-    Eal.init(eal.length > 0 ? eal : [`--lcores=${lcores.join(",")}`, ...DEFAULT_EAL]);
-  } catch (e) {
-    cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
-  }
+  cli.initEal(eal.length > 0 ? eal : [`--lcores=${lcores.join(",")}`, ...DEFAULT_EAL]);
   // One worker lcore per queue, two ports with that many queues.
   const have = LcoreWorker.workerLcores().length + 1;
   if (have < workers + 1) {

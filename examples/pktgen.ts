@@ -127,11 +127,7 @@ const maxCount = opts.count ?? 0; // 0: no limit
 // Initialise the EAL: the user's arguments, or a net_null port; --iface adds an af_packet port.
 const ealArgs = eal.length > 0 ? eal : [...DEFAULT_EAL, ...(opts.iface ? [] : [DEFAULT_VDEV])];
 if (opts.iface) ealArgs.push(`--vdev=net_af_packet0,iface=${opts.iface}`);
-try {
-  Eal.init(ealArgs);
-} catch (e) {
-  cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
-}
+cli.initEal(ealArgs);
 // The port to send on must exist: the --iface port, or --tx-port.
 const ports = Port.list();
 const ifacePort = ports.find((p) => p.name === "net_af_packet0");

@@ -52,11 +52,7 @@ const opts = cli.parse(app, {
 const { duration, burst: burstSize, "stats-interval": interval } = opts;
 
 // Initialise the Environment Abstraction Layer (EAL).
-try {
-  Eal.init(eal.length > 0 ? eal : DEFAULT_EAL);
-} catch (e) {
-  cli.ealFailed(e); // DPDK's one-line reason and a hint, exit 2
-}
+cli.initEal(eal.length > 0 ? eal : DEFAULT_EAL);
 
 // Check that there is an even number of ports to send/receive on.
 const ports = Port.list();

@@ -20,7 +20,10 @@
  *     console.log(name, reason); // "no such name", "timed out", ...
  *   },
  * });
- * for (;;) stack.poll(performance.now() * 1e6); // a poll loop owns the clock
+ * for (;;) { // the poll loop owns the clock (see Stack)
+ *   stack.clock[0] = performance.now() * 1e6;
+ *   stack.poll();
+ * }
  * ```
  *
  * @module

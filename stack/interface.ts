@@ -241,7 +241,12 @@ function macNumber(mac: Uint8Array): number {
  * const stack = new Stack(device, { address: "10.99.0.2/24", gateway: "10.99.0.1" });
  * const echo = stack.udp(7);
  * echo.receiver = { datagram: (d, _v, o, n, ip, port) => echo.sendTo(ip, port, d, o, n) };
- * for (;;) stack.poll(performance.now() * 1e6); // a poll loop owns the clock
+ * // The poll loop owns the clock: it writes the time (ns) into stack.clock, not a poll()
+ * // argument, which would be a new heap number at every call.
+ * for (;;) {
+ *   stack.clock[0] = performance.now() * 1e6;
+ *   stack.poll();
+ * }
  * ```
  */
 export class Stack implements FrameReceiver, UdpHost, DhcpHost {
