@@ -14,6 +14,21 @@ import { type ArpActions, ArpCache, type ArpOptions } from "./arp.ts";
 import { copyBytes } from "./bytes.ts";
 import type { Device, FrameReceiver } from "./device.ts";
 import { type UdpHost, UdpSocket } from "./udp.ts";
+import {
+  SEG_ACK,
+  SEG_SEQ,
+  TcpConnection,
+  type TcpConnectionOptions,
+  type TcpCounters,
+  type TcpHost,
+  TcpListener,
+  TcpSegment,
+  writeReset,
+  zeroTcpCounters,
+} from "./tcp.ts";
+import { TS_ECR, TS_VAL } from "./tcp_options.ts";
+import { IsnGenerator, seqAdd } from "./tcp_seq.ts";
+import { TcpTable } from "./tcp_table.ts";
 import { DhcpClient, type DhcpHost, type DhcpOptions, type DhcpStatus } from "./dhcp.ts";
 import {
   fragmentIpv4,
@@ -54,6 +69,18 @@ export interface StackOptions {
   reassembly?: ReassemblerOptions;
   /** ICMP errors (port unreachable) sent per second at most. Default: 1000 (Linux's icmp_ratelimit is 1 per ms). */
   icmpErrorsPerSecond?: number;
+  /** Defaults for every TCP connection (each `connect`/`listen` may override them). */
+  tcp?: TcpConnectionOptions;
+  /** TCP connections at once, TIME-WAIT included. Default: 65536. */
+  tcpConnections?: number;
+  /** Challenge ACKs sent per second at most (RFC 5961 §7). Default: 1000 (Linux's old default). */
+  challengeAcksPerSecond?: number;
+}
+
+/** Options of {@linkcode Stack.listen}. */
+export interface TcpListenOptions extends TcpConnectionOptions {
+  /** Connections opening or established and not yet accepted, at most. Default: 128. */
+  backlog?: number;
 }
 
 /**
@@ -206,7 +233,7 @@ function zeroCounters(): StackCounters {
 }
 
 const ETH_ARP = 0x0806, ETH_IPV4 = 0x0800;
-const PROTO_ICMP = 1, PROTO_IGMP = 2, PROTO_UDP = 17;
+const PROTO_ICMP = 1, PROTO_IGMP = 2, PROTO_TCP = 6, PROTO_UDP = 17;
 const IGMP_QUERY = 0x11, IGMP_REPORT = 0x16, IGMP_LEAVE = 0x17;
 const ALL_HOSTS = 0xe0000001, ALL_ROUTERS = 0xe0000002;
 const BROADCAST = 0xffffffffffff;
@@ -249,7 +276,7 @@ function macNumber(mac: Uint8Array): number {
  * }
  * ```
  */
-export class Stack implements FrameReceiver, UdpHost, DhcpHost {
+export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
   readonly #device: Device;
   readonly #mac: number;
   readonly #macHi: number;
@@ -292,6 +319,22 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   #ipId = 0;
   /** Counters for every reason a frame was received, dropped or sent. */
   readonly counters: StackCounters = zeroCounters();
+  /** TCP's counters, named like Linux's `nstat`. */
+  readonly tcpCounters: TcpCounters = zeroTcpCounters();
+  // TCP: connections by 4-tuple (the table's value is the index in #tcpConns), listeners by
+  // port, connections with output pending this poll.
+  readonly #tcpTable: TcpTable;
+  readonly #tcpConns: (TcpConnection | null)[] = [];
+  readonly #tcpFree: number[] = [];
+  #tcpLive = 0;
+  readonly #tcpListeners: (TcpListener | null)[] = new Array(65536).fill(null);
+  readonly #tcpRun: TcpConnection[] = [];
+  readonly #tcpDefaults: TcpConnectionOptions;
+  readonly #isn = new IsnGenerator();
+  readonly #segment = new TcpSegment();
+  #challengeTokens: number;
+  readonly #challengeRate: number;
+  #challengeRefill = 0;
 
   /** A host on `device` with the given address (or one from DHCP). */
   constructor(device: Device, options: StackOptions) {
@@ -344,6 +387,10 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     }
     this.#icmpRate = options.icmpErrorsPerSecond ?? 1000;
     this.#icmpTokens = this.#icmpRate;
+    this.#tcpTable = new TcpTable({ connections: options.tcpConnections ?? 65536 });
+    this.#tcpDefaults = options.tcp ?? {};
+    this.#challengeRate = options.challengeAcksPerSecond ?? 1000;
+    this.#challengeTokens = this.#challengeRate;
   }
 
   /** The time (ns, the caller's clock) of the stack's next timer, Infinity when none. */
@@ -370,6 +417,13 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     for (let i = 0; i < this.#services.length; i++) {
       const t = this.#services[i].nextDeadline;
       if (t < next) next = t;
+    }
+    const conns = this.#tcpConns;
+    for (let i = 0; i < conns.length; i++) {
+      const c = conns[i];
+      if (c === null) continue;
+      c.writeDeadline(d, 0);
+      if (d[0] < next) next = d[0];
     }
     d[1] = next;
   }
@@ -449,6 +503,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     this.#dhcp?.timers();
     this.#reassembler.expire();
     for (let i = 0; i < this.#services.length; i++) this.#services[i].timers();
+    this.#tcpTimers();
+    this.#tcpOutput();
     this.#device.flush(this.clock);
     // A delay, not a time: an integer of at most 1 s is a small integer, never allocated.
     this.#writeNextDeadline();
@@ -481,6 +537,251 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
   /** Frees a UDP port (internal, from UdpSocket.close). */
   unbind(port: number): void {
     this.#udpPorts[port] = null;
+  }
+
+  // --------------------------------------------------------------------- TCP
+
+  /**
+   * Listens on TCP `port`: SYNs open connections (see {@linkcode TcpListener}). `options` set
+   * the backlog and the options of the connections (over the stack's `tcp` defaults).
+   */
+  listen(port: number, options: TcpListenOptions = {}): TcpListener {
+    if (!(Number.isInteger(port) && port > 0 && port < 65536)) {
+      throw new RangeError(`TCP port ${port} is not in 1..65535`);
+    }
+    if (this.#tcpListeners[port] !== null) throw new RangeError(`TCP port ${port} is in use`);
+    const backlog = options.backlog ?? 128;
+    if (!(Number.isInteger(backlog) && backlog >= 1)) {
+      throw new RangeError(`TCP backlog ${backlog} must be a positive integer`);
+    }
+    const listener = new TcpListener(
+      port,
+      backlog,
+      { ...this.#tcpDefaults, ...options },
+      (p) => this.#tcpListeners[p] = null,
+    );
+    this.#tcpListeners[port] = listener;
+    return listener;
+  }
+
+  /**
+   * Opens a TCP connection to `ip:port` (active open): the SYN goes out at the next poll, from
+   * a random ephemeral port (RFC 6056). Its `onOpen` or `onClose` says how it went.
+   *
+   * @example
+   * ```ts ignore
+   * const conn = stack.connect("10.0.0.1", 80);
+   * conn.onOpen = () => conn.write(request);
+   * conn.onClose = (reason) => reason === "closed" || console.error(reason, conn.closeDetail);
+   * ```
+   */
+  connect(ip: number | string, port: number, options: TcpConnectionOptions = {}): TcpConnection {
+    const remote = typeof ip === "string" ? parseIpv4(ip) : ip >>> 0;
+    if (!(Number.isInteger(port) && port > 0 && port < 65536)) {
+      throw new RangeError(`TCP port ${port} is not in 1..65535`);
+    }
+    if (this.#ip === 0) throw new Error("TCP connect: the stack has no address yet");
+    const local = this.#tcpTable.ephemeralPort(this.#ip, remote, port);
+    if (local < 0) throw new RangeError("TCP connect: no free ephemeral port to that peer");
+    const conn = this.#tcpAdd(local, remote, port, { ...this.#tcpDefaults, ...options });
+    if (conn === null) throw new RangeError("TCP connect: the connection table is full");
+    conn.open();
+    return conn;
+  }
+
+  /** Every TCP connection now, TIME-WAIT included (for tools like `ss`). */
+  get tcpConnections(): TcpConnection[] {
+    return this.#tcpConns.filter((c): c is TcpConnection => c !== null);
+  }
+
+  #tcpAdd(
+    localPort: number,
+    remoteIp: number,
+    remotePort: number,
+    options: TcpConnectionOptions,
+  ): TcpConnection | null {
+    const slot = this.#tcpFree.length > 0 ? this.#tcpFree.pop()! : this.#tcpConns.length;
+    if (!this.#tcpTable.insert(this.#ip, localPort, remoteIp, remotePort, slot)) {
+      if (slot !== this.#tcpConns.length) this.#tcpFree.push(slot);
+      return null;
+    }
+    const iss = this.#isn.next(this.#ip, localPort, remoteIp, remotePort, this.clock[0]);
+    const conn = new TcpConnection(this, this.#ip, localPort, remoteIp, remotePort, iss, options);
+    conn.slot = slot;
+    if (slot === this.#tcpConns.length) this.#tcpConns.push(conn);
+    else this.#tcpConns[slot] = conn;
+    this.#tcpLive++;
+    return conn;
+  }
+
+  #tcpIn(
+    data: Uint8Array,
+    view: DataView,
+    l4: number,
+    len: number,
+    src: number,
+    dst: number,
+  ): void {
+    const tc = this.tcpCounters;
+    tc.inSegs++;
+    const doff = len >= 20 ? (data[l4 + 12] >> 4) * 4 : 0;
+    const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + PROTO_TCP +
+      len;
+    if (doff < 20 || doff > len || foldSum(sum16(view, l4, len, pseudo)) !== 0xffff) {
+      tc.inErrs++;
+      return;
+    }
+    // TCP is unicast only (RFC 9293 §3.9.1: no segments to broadcast or multicast).
+    if (dst !== this.#ip || this.#linkCast) {
+      tc.inErrs++;
+      return;
+    }
+    const seg = this.#segment, v = seg.v;
+    v[SEG_SEQ] = view.getUint32(l4 + 4);
+    v[SEG_ACK] = view.getUint32(l4 + 8);
+    seg.flags = view.getUint16(l4 + 12) & 0x1ff;
+    seg.window = view.getUint16(l4 + 14);
+    seg.srcIp = src;
+    seg.dstIp = dst;
+    seg.srcPort = view.getUint16(l4);
+    seg.dstPort = view.getUint16(l4 + 2);
+    const o = seg.options;
+    // The common case without a parse loop: NOP, NOP, timestamps.
+    if (doff === 32 && view.getUint32(l4 + 20) === 0x0101080a) {
+      o.mss = -1;
+      o.windowScale = -1;
+      o.sackPermitted = false;
+      o.sackBlocks = 0;
+      o.truncated = false;
+      o.hasTimestamp = true;
+      o.values[TS_VAL] = view.getUint32(l4 + 24);
+      o.values[TS_ECR] = view.getUint32(l4 + 28);
+    } else {
+      o.parse(data, l4 + 20, doff - 20);
+      if (!(seg.flags & 0x02)) { // MSS, window scale, SACK-permitted mean something in SYNs only
+        o.mss = -1;
+        o.windowScale = -1;
+        o.sackPermitted = false;
+      }
+    }
+    const payload = len - doff;
+    const slot = this.#tcpTable.find(dst, seg.dstPort, src, seg.srcPort);
+    if (slot >= 0) {
+      this.#tcpConns[slot]!.input(seg, data, l4 + doff, payload);
+      return;
+    }
+    const listener = this.#tcpListeners[seg.dstPort];
+    const flags = seg.flags;
+    if (listener !== null && (flags & 0x17) === 0x02) { // SYN without ACK, RST, FIN
+      if (!listener.hasRoom) {
+        tc.listenOverflows++;
+        listener.overflows++;
+        return; // dropped: the peer retries (Linux's default without syncookies)
+      }
+      const conn = this.#tcpAdd(seg.dstPort, src, seg.srcPort, listener.options);
+      if (conn === null) {
+        tc.listenOverflows++;
+        return;
+      }
+      conn.listener = listener;
+      listener.pending++;
+      conn.acceptSyn(seg);
+      return;
+    }
+    // Nobody: RST (RFC 9293 §3.10.7.1), never in answer to an RST.
+    tc.noSocket++;
+    if (flags & 0x04) return;
+    if (flags & 0x10) {
+      writeReset(this, dst, seg.dstPort, src, seg.srcPort, v[SEG_ACK], 0, false);
+    } else {
+      const segLen = payload + (flags & 0x02 ? 1 : 0) + (flags & 0x01 ? 1 : 0);
+      writeReset(this, dst, seg.dstPort, src, seg.srcPort, 0, seqAdd(v[SEG_SEQ], segLen), true);
+    }
+  }
+
+  #tcpTimers(): void {
+    const conns = this.#tcpConns, now = this.clock[0];
+    for (let i = 0; i < conns.length; i++) {
+      const c = conns[i];
+      if (c !== null && c.nextDeadline <= now) c.timers();
+    }
+  }
+
+  #tcpOutput(): void {
+    const run = this.#tcpRun;
+    // Output may schedule more (a write from onWritable): the list grows while it is walked.
+    for (let i = 0; i < run.length; i++) run[i].output();
+    run.length = 0;
+  }
+
+  /** The MSS for a peer (internal, TcpHost): our MTU less the IP and TCP headers. */
+  routeMss(_remoteIp: number): number {
+    return this.#mtu - 40;
+  }
+
+  /** Starts a TCP segment's packet (internal, TcpHost). */
+  startSegment(_src: number, dst: number, length: number): number {
+    return this.#startIp(dst, PROTO_TCP, length);
+  }
+
+  /** Where the segment being built lives (internal, TcpHost). */
+  get segmentData(): Uint8Array {
+    return this.#outData;
+  }
+
+  /** A DataView on {@linkcode Stack.segmentData} (internal, TcpHost). */
+  get segmentView(): DataView {
+    return this.#outView;
+  }
+
+  /** Checksums and sends the segment (internal, TcpHost). */
+  endSegment(at: number, length: number, src: number, dst: number): void {
+    const tv = this.#outView;
+    const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + PROTO_TCP +
+      length;
+    tv.setUint16(at + 16, ~foldSum(sum16(tv, at, length, pseudo)) & 0xffff);
+    this.#endIp();
+  }
+
+  /** A connection ended (internal, TcpHost): its table entry and slot are freed. */
+  tcpRelease(conn: TcpConnection): void {
+    this.#tcpTable.remove(conn.localIp, conn.localPort, conn.remoteIp, conn.remotePort);
+    if (conn.slot >= 0 && this.#tcpConns[conn.slot] === conn) {
+      this.#tcpConns[conn.slot] = null;
+      this.#tcpFree.push(conn.slot);
+      this.#tcpLive--;
+    }
+  }
+
+  /** Runs the connection's output at the end of this poll (internal, TcpHost). */
+  tcpSchedule(conn: TcpConnection): void {
+    this.#tcpRun.push(conn);
+  }
+
+  /** The challenge ACK rate limit (internal, TcpHost): a token bucket on the stack's clock. */
+  challengeAllowed(): boolean {
+    const now = this.clock[0], elapsed = now - this.#challengeRefill;
+    if (elapsed > 0) {
+      this.#challengeTokens = Math.min(
+        this.#challengeRate,
+        this.#challengeTokens + elapsed * this.#challengeRate / 1e9,
+      );
+      this.#challengeRefill = now;
+    }
+    if (this.#challengeTokens < 1) return false;
+    this.#challengeTokens--;
+    return true;
+  }
+
+  /** The TCP connection a quoted segment belongs to (ICMP errors, ARP failures), or null. */
+  #tcpOf(view: DataView, ipAt: number, l4: number): TcpConnection | null {
+    const slot = this.#tcpTable.find(
+      view.getUint32(ipAt + 12),
+      view.getUint16(l4),
+      view.getUint32(ipAt + 16),
+      view.getUint16(l4 + 2),
+    );
+    return slot >= 0 ? this.#tcpConns[slot] : null;
   }
 
   // ----------------------------------------------------------------- receive
@@ -603,7 +904,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
     dst: number,
   ): void {
     const src = view.getUint32(at + 12), proto = data[at + 9];
-    if (proto === PROTO_UDP) this.#udpIn(data, view, at + ihl, total - ihl, src, dst, at);
+    if (proto === PROTO_TCP) this.#tcpIn(data, view, at + ihl, total - ihl, src, dst);
+    else if (proto === PROTO_UDP) this.#udpIn(data, view, at + ihl, total - ihl, src, dst, at);
     else if (proto === PROTO_ICMP) this.#icmpIn(data, view, at, ihl, total, src, dst);
     else if (proto === PROTO_IGMP) this.#igmpIn(data, view, at + ihl, total - ihl, dst);
     else this.counters.ipUnknownProtocol++;
@@ -783,7 +1085,16 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
    */
   #icmpError(data: Uint8Array, view: DataView, l4: number, len: number): void {
     const q = l4 + 8, qihl = (data[q] & 0x0f) * 4;
-    if (data[q] >> 4 !== 4 || qihl < 20 || 8 + qihl + 8 > len || data[q + 9] !== PROTO_UDP) return;
+    if (data[q] >> 4 !== 4 || qihl < 20 || 8 + qihl + 8 > len) return;
+    if (data[q + 9] === PROTO_TCP) {
+      const conn = this.#tcpOf(view, q, q + qihl);
+      if (conn === null) return;
+      this.counters.icmpErrorsDelivered++;
+      const type = data[l4], code = data[l4 + 1];
+      conn.icmpError(type, code, type === 3 && code === 4 ? view.getUint16(l4 + 6) : 0);
+      return;
+    }
+    if (data[q + 9] !== PROTO_UDP) return;
     const socket = this.#udpPorts[view.getUint16(q + qihl)];
     if (socket === null || view.getUint32(q + 12) !== this.#ip) return;
     const receiver = socket.errorReceiver;
@@ -802,8 +1113,16 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost {
    */
   #unreachable(data: Uint8Array, at: number, length: number): void {
     const ihl = (data[at] & 0x0f) * 4;
-    if (length < ihl + 8 || data[at + 9] !== PROTO_UDP) return;
+    if (length < ihl + 8) return;
     const view = new DataView(data.buffer, data.byteOffset); // rare: an ARP failure
+    if (data[at + 9] === PROTO_TCP) {
+      const dst = view.getUint32(at + 16);
+      this.#tcpOf(view, at, at + ihl)?.unreachable(
+        `no ARP answer from ${dst >>> 24}.${dst >>> 16 & 255}.${dst >>> 8 & 255}.${dst & 255}`,
+      );
+      return;
+    }
+    if (data[at + 9] !== PROTO_UDP) return;
     const socket = this.#udpPorts[view.getUint16(at + ihl)];
     if (socket === null) return;
     socket.errors++;

@@ -1,6 +1,6 @@
 /**
  * Congestion control for one TCP connection: slow start and congestion avoidance with byte
- * counting (RFC 5681 §3.1, RFC 3465), fast retransmit and NewReno fast recovery with partial
+ * counting (RFC 5681 §3.1, RFC 3465; slow start counts every byte a stretch ACK covers, as Linux), fast retransmit and NewReno fast recovery with partial
  * acknowledgments (RFC 5681 §3.2, RFC 6582), and the loss window after a timeout. Windows are
  * bytes; sequence numbers live in a typed array (above 2^30 a number in a field is boxed).
  * Groundwork of the TCP issue.
@@ -89,7 +89,9 @@ export class NewReno {
       return CongestionAction.RETRANSMIT;
     }
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += Math.min(acked, this.smss); // slow start, L = 1 SMSS (RFC 3465)
+      // Slow start by the bytes acknowledged, up to ssthresh, as Linux does: a receiver that
+      // ACKs once per burst of many segments would hold growth back with RFC 3465's L = 1 SMSS.
+      this.cwnd = Math.min(this.cwnd + acked, Math.max(this.ssthresh, this.cwnd + this.smss));
     } else {
       this.#acked += acked; // congestion avoidance: one SMSS per window acknowledged
       if (this.#acked >= this.cwnd) {

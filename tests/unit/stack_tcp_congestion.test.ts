@@ -6,13 +6,17 @@ import { CongestionAction, NewReno } from "../../stack/tcp_congestion.ts";
 const MSS = 1000, ISS = 0xfffff000; // near the wrap: comparisons must be modulo 2^32
 const seq = (n: number) => (ISS + n) >>> 0;
 
-Deno.test("slow start: the initial window is 10 segments and grows by one SMSS per ACK (RFC 5681 §3.1, RFC 6928)", () => {
+Deno.test("slow start: the initial window is 10 segments and grows by the bytes acknowledged (RFC 5681 §3.1, RFC 6928)", () => {
   const cc = new NewReno(MSS, ISS);
   assert.equal(cc.cwnd, 10 * MSS);
   for (let i = 1; i <= 10; i++) cc.ack(seq(i * MSS), MSS, 10 * MSS);
   assert.equal(cc.cwnd, 20 * MSS, "doubles in a round trip");
-  cc.ack(seq(15 * MSS), 5 * MSS, 10 * MSS); // a stretch ACK counts one SMSS (L = 1)
-  assert.equal(cc.cwnd, 21 * MSS);
+  cc.ack(seq(15 * MSS), 5 * MSS, 10 * MSS); // a stretch ACK counts all it covers (as Linux)
+  assert.equal(cc.cwnd, 25 * MSS);
+  cc.timeout(40 * MSS, seq(40 * MSS)); // ssthresh 20 segments
+  for (let i = 0; i < 19; i++) cc.ack(seq(0), MSS, cc.cwnd);
+  cc.ack(seq(0), 8 * MSS, cc.cwnd); // slow start stops at ssthresh
+  assert.equal(cc.cwnd, 20 * MSS);
 });
 
 Deno.test("congestion avoidance: one SMSS per window of acknowledged bytes", () => {
