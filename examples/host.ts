@@ -1,6 +1,8 @@
 /**
  * host: a host on a DPDK port, with deno-dpdk's own network stack. It answers ARP and ping, runs
- * a UDP echo service on port 7, prints its counters every second and a summary at the end.
+ * UDP and TCP echo services on port 7 and a small HTTP/1.1 server on port 80 (`GET /bytes/N`:
+ * N bytes of a fixed pattern; `GET /`: the counters), prints its counters every second and a
+ * summary at the end.
  *
  *   deno run --allow-ffi --allow-read --allow-env examples/host.ts [EAL args] -- \
  *     (--ip 10.99.3.2/24 [--gateway 10.99.3.1] | --dhcp) [--mtu N] [--iface IFACE] \
@@ -13,13 +15,16 @@
  * `--iface veth0` attaches to an existing kernel interface through net_af_packet instead. The
  * fault options run the port through the stack's fault injector (seeded: reproducible), so the
  * stack can be watched under loss. `--dhcp` gets the address, router and DNS servers from a DHCP
- * server and prints each lease. Not yet here: fragmentation, TCP.
+ * server and prints each lease.
+ *
+ *   curl -o /dev/null http://10.99.3.2/bytes/100000000   # 100 MB over our TCP
  *
  * @module
  */
 import { DEFAULT_DATA_ROOM, Eal, Mempool, Port, splitArgs, StopSignal } from "../mod.ts";
 import { ipv4ToString, parseIpv4 } from "../net/mod.ts";
 import { type Device, FaultInjector, PortDevice, Stack } from "../stack/mod.ts";
+import { serveEcho, serveHttp } from "./_services.ts";
 import {
   Cli,
   flag,
@@ -37,6 +42,7 @@ const NUM_BIG_MBUFS = 2047;
 const AF_PACKET_FRAME = 16384;
 const MBUF_CACHE_SIZE = 250;
 const ECHO_PORT = 7;
+const HTTP_PORT = 80;
 const DEFAULT_EAL = ["-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf"];
 const DEFAULT_TAP = "--vdev=net_tap0,iface=dtap0";
 
@@ -154,12 +160,26 @@ echo.receiver = {
 };
 // --join: the echo service answers datagrams sent to these multicast groups too.
 for (const group of opts.join) echo.join(parseIpv4(group));
+// TCP: echo on port 7, HTTP on port 80.
+const tcpEcho = stack.listen(ECHO_PORT);
+serveEcho(tcpEcho);
+const t = stack.tcpCounters;
+const http = serveHttp(
+  stack.listen(HTTP_PORT),
+  () =>
+    `deno-dpdk host ${ipv4ToString(stack.address)}\n\nstack: ${
+      JSON.stringify(stack.counters, null, 1)
+    }\ntcp: ${JSON.stringify(t, null, 1)}\nconnections:\n${
+      stack.tcpConnections.map((c) => `  ${c}`).join("\n")
+    }\n`,
+);
 
 const stop = StopSignal.trap();
 console.log(
   `\nhost ${
     opts.ip ?? "(DHCP)"
-  } on port ${port.id}: answering ARP and ping, UDP echo on port ${ECHO_PORT}` +
+  } on port ${port.id}: answering ARP and ping, UDP and TCP echo on port ${ECHO_PORT}, ` +
+    `HTTP on port ${HTTP_PORT}` +
     (faults
       ? `, faults loss ${opts.loss ?? 0} reorder ${opts.reorder ?? 0} ` +
         `duplicate ${opts.duplicate ?? 0} (seed ${opts.seed})`
@@ -174,7 +194,9 @@ const line = () =>
     c.ipNotOurs + c.rxOtherMac
   }, ` +
   `bad ${c.ipBadChecksum + c.ipBadHeader + c.ipBadSource + c.udpBad + c.icmpBadChecksum}, ` +
-  `no socket ${c.udpNoSocket}, fragments ${c.ipFragments}`;
+  `no socket ${c.udpNoSocket}, fragments ${c.ipFragments} | tcp estab ${t.currEstab} ` +
+  `in ${t.inSegs} out ${t.outSegs} retrans ${t.retransSegs} | http ${http.requests} req ` +
+  `${(http.bodyBytes / 1e6).toFixed(1)} MB`;
 
 // The poll loop owns the clock: the stack reads none. It is written into stack.clock (a number
 // passed to poll() would be a new heap object each time) and read every 64 polls, a few µs:
@@ -209,7 +231,9 @@ console.log(`\n${stop.signal ? `${stop.signal} received` : "Done"} after ${elaps
 console.log("Summary:");
 console.log(`  ${line()}`);
 console.log(`  counters: ${JSON.stringify(c)}`);
+console.log(`  tcp: ${JSON.stringify(t)}`);
 if (injector) console.log(`  faults: ${JSON.stringify(injector.stats)}`);
 if (stack.dhcp) console.log(`  dhcp: ${JSON.stringify(stack.dhcp)}`);
 echo.close();
+tcpEcho.close();
 Eal.cleanup();

@@ -2,7 +2,8 @@
  * A user-space TCP/IP stack for deno-dpdk, shaped like smoltcp: the stack is a value you
  * `poll(nowNs)`, time is passed in and never read inside, and frames are read and written in
  * place in the device's buffers. {@linkcode Stack} is a host (ARP, IPv4, ICMP echo, UDP
- * sockets with in-place delivery); TCP, DHCP, DNS and fragmentation are still to come. The
+ * sockets with in-place delivery, TCP connections whose in-order data is delivered in place,
+ * DHCP, DNS, fragmentation). The
  * devices: {@linkcode PortDevice} (a DPDK port),
  * {@linkcode MemoryPair} (two devices wired to each other, for deterministic tests without
  * DPDK) and {@linkcode FaultInjector} (wraps any device and, from a seed, drops, corrupts,
@@ -46,7 +47,24 @@ export {
 } from "./fault.ts";
 export { PortDevice, type PortDeviceOptions, type PortDeviceStats } from "./port_device.ts";
 export { type ArpActions, ArpCache, type ArpOptions, ArpState } from "./arp.ts";
-export { Stack, type StackCounters, type StackOptions, type StackService } from "./interface.ts";
+export {
+  Stack,
+  type StackCounters,
+  type StackOptions,
+  type StackService,
+  type TcpListenOptions,
+} from "./interface.ts";
+export {
+  type TcpCloseReason,
+  TcpConnection,
+  type TcpConnectionCounters,
+  type TcpConnectionOptions,
+  type TcpCounters,
+  type TcpHost,
+  TcpListener,
+  TcpSegment,
+  TcpState,
+} from "./tcp.ts";
 export { type DatagramReceiver, type UdpErrorReceiver, type UdpHost, UdpSocket } from "./udp.ts";
 export {
   DHCP_STATE_NAMES,
