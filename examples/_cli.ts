@@ -349,6 +349,8 @@ export class Cli {
   readonly name: string;
   /** The usage text printed by `--help` and after a mistake. */
   readonly usage: string;
+  /** Arguments that are not options, when `parse` was told to take some. */
+  readonly positionals: string[] = [];
   #longNames: string[] = [];
 
   /** An example's command line; `usage` is printed by `--help` and after every mistake. */
@@ -361,9 +363,14 @@ export class Cli {
    * Parses the example's own arguments (those after `--`) against `options`.
    * `-h`/`--help` prints the usage and exits 0. Unknown options, missing
    * values, stray arguments and values an option does not accept print one
-   * line naming the option and what it accepts, then the usage, and exit 2.
+   * line naming the option and what it accepts, then the usage, and exit 2. Up to
+   * `maxPositionals` arguments that are not options go to {@linkcode Cli.positionals}.
    */
-  parse<S extends Record<string, Option<unknown>>>(args: readonly string[], options: S): Values<S> {
+  parse<S extends Record<string, Option<unknown>>>(
+    args: readonly string[],
+    options: S,
+    maxPositionals = 0,
+  ): Values<S> {
     const config: Record<string, { type: "string" | "boolean"; short?: string }> = {
       help: { type: "boolean", short: "h" },
     };
@@ -390,6 +397,10 @@ export class Cli {
       "--help",
     ].join(", ");
     for (const token of tokens) {
+      if (token.kind === "positional" && this.positionals.length < maxPositionals) {
+        this.positionals.push(token.value);
+        continue;
+      }
       if (token.kind === "positional") {
         this.usageError(`unexpected argument ${JSON.stringify(token.value)} (options: ${known})`);
       }

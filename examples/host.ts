@@ -21,135 +21,36 @@
  *
  * @module
  */
-import { DEFAULT_DATA_ROOM, Eal, Mempool, Port, splitArgs, StopSignal } from "../mod.ts";
+import { Eal, splitArgs, StopSignal } from "../mod.ts";
 import { ipv4ToString, parseIpv4 } from "../net/mod.ts";
-import { type Device, FaultInjector, PortDevice, Stack } from "../stack/mod.ts";
+import { Cli, repeated, seconds, value } from "./_cli.ts";
+import { DEFAULT_EAL, DEFAULT_TAP, faultNote, NET_OPTIONS, NET_USAGE, openHost } from "./_net.ts";
 import { serveEcho, serveHttp } from "./_services.ts";
-import {
-  Cli,
-  flag,
-  ifaceName,
-  integer,
-  interfaceProblem,
-  number,
-  repeated,
-  seconds,
-  value,
-} from "./_cli.ts";
 
-const NUM_MBUFS = 8191;
-const NUM_BIG_MBUFS = 2047;
-const AF_PACKET_FRAME = 16384;
-const MBUF_CACHE_SIZE = 250;
 const ECHO_PORT = 7;
 const HTTP_PORT = 80;
-const DEFAULT_EAL = ["-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf"];
-const DEFAULT_TAP = "--vdev=net_tap0,iface=dtap0";
 
 const cli = new Cli(
   "host",
   "usage: host.ts [EAL args] -- (--ip A.B.C.D/N [--gateway A.B.C.D] | --dhcp) [--mtu N]\n" +
-    "               [--iface IFACE]\n" +
+    "               [--iface IFACE] [--join GROUP]\n" +
     "               [--loss P] [--reorder P] [--duplicate P] [--seed N]\n" +
     "               [--duration S] [--stats-interval S]\n" +
-    "  --ip A.B.C.D/N      our address and prefix\n" +
-    "  --dhcp              get the address from a DHCP server instead\n" +
-    "  --gateway A.B.C.D   default gateway, on our prefix\n" +
-    "  --mtu N             IP MTU, 68..the device's (default: the device's)\n" +
-    "  --iface IFACE       a kernel interface through net_af_packet instead of a TAP\n" +
+    NET_USAGE +
     "  --join GROUP        answer UDP echo sent to this multicast group too (repeatable)\n" +
-    "  --loss, --reorder, --duplicate P   faults injected both ways, probabilities 0..1\n" +
-    "  --seed N            the fault injector's seed (default 1)\n" +
     "  --duration S        stop after S seconds (≥ 0; default 0: until Ctrl-C)\n" +
     "  --stats-interval S  seconds between live counters (≥ 0; default 1; 0: none)\n" +
     `default EAL args: ${DEFAULT_EAL.join(" ")} ${DEFAULT_TAP}`,
 );
-const cidr = (text: string) => {
-  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(text);
-  if (!m || Number(m[2]) > 32) return undefined;
-  parseIpv4(m[1]); // throws with the reason when it is not an address
-  return text;
-};
-const address = (text: string) => (parseIpv4(text), text);
 const multicastGroup = (text: string) => ((parseIpv4(text) >>> 28) === 0xe ? text : undefined);
 const { eal, app } = splitArgs(Deno.args);
 const opts = cli.parse(app, {
-  ip: value("an address and prefix like 10.99.3.2/24", cidr),
-  dhcp: flag(),
+  ...NET_OPTIONS,
   join: repeated(value("an IPv4 multicast group like 239.1.2.3", multicastGroup)),
-  gateway: value("an IPv4 address", address),
-  mtu: integer(68, 9000),
-  iface: ifaceName(),
-  loss: number(0, 1),
-  reorder: number(0, 1),
-  duplicate: number(0, 1),
-  seed: integer(0, 0xffffffff, { default: 1 }),
   duration: seconds({ note: "0: until Ctrl-C" }),
   "stats-interval": seconds({ default: 1, note: "0: none" }),
 });
-if ((opts.ip === undefined) === !opts.dhcp) {
-  cli.usageError("give --ip A.B.C.D/N, or --dhcp to get an address from a DHCP server");
-}
-if (opts.dhcp && opts.gateway !== undefined) {
-  cli.usageError("--gateway: with --dhcp the server gives it");
-}
-const faults = opts.loss !== undefined || opts.reorder !== undefined ||
-  opts.duplicate !== undefined;
-
-// Initialise the EAL: the user's arguments, or a TAP device; --iface adds an af_packet port.
-const ealArgs = eal.length > 0 ? eal : [...DEFAULT_EAL, ...(opts.iface ? [] : [DEFAULT_TAP])];
-// net_af_packet receives what the kernel reassembled, cut to its frame size (1982 bytes by
-// default): 16 KB frames bring fragmented datagrams whole (replies still leave fragmented).
-if (opts.iface) {
-  ealArgs.push(
-    `--vdev=net_af_packet0,iface=${opts.iface},framesz=${AF_PACKET_FRAME},blocksz=${AF_PACKET_FRAME}`,
-  );
-}
-cli.initEal(ealArgs);
-const ports = Port.list();
-if (opts.iface !== undefined && !ports.some((p) => p.name === "net_af_packet0")) {
-  cli.fail(`--iface ${opts.iface}: ${interfaceProblem(opts.iface, "net_af_packet")}`);
-}
-if (ports.length === 0) cli.fail("no ports: add --vdev=... or --allow a NIC, or use --iface IFACE");
-const info = opts.iface !== undefined ? ports.find((p) => p.name === "net_af_packet0")! : ports[0];
-
-// A pool and the port, then the device the stack drives (through the fault injector if asked).
-// Buffers as large as the device requires: what it reports (min_rx_bufsize), and for
-// net_af_packet a whole frame (it reports 0, then refuses buffers smaller than its frames).
-const caps = Port.capabilities(info.id);
-const dataRoom = Math.max(
-  DEFAULT_DATA_ROOM,
-  caps.minRxBufferSize + 128,
-  opts.iface !== undefined ? AF_PACKET_FRAME + 128 : 0,
-);
-const pool = Mempool.create({
-  name: "MBUF_POOL",
-  size: dataRoom > DEFAULT_DATA_ROOM ? NUM_BIG_MBUFS : NUM_MBUFS, // 16 KB buffers: fewer
-  cacheSize: MBUF_CACHE_SIZE,
-  dataRoomSize: dataRoom,
-  port: info.id,
-});
-const port = Port.open(info.id, { pool });
-console.log(`Port ${port.id} (${port.driver} ${port.name}) MAC: ${port.mac}`);
-const portDevice = new PortDevice(port);
-const injector = faults
-  ? new FaultInjector(portDevice, {
-    seed: opts.seed,
-    loss: opts.loss,
-    reorder: opts.reorder,
-    duplicate: opts.duplicate,
-  })
-  : undefined;
-const device: Device = injector ?? portDevice;
-const stack = (() => {
-  try {
-    return opts.dhcp
-      ? new Stack(device, { dhcp: true, mtu: opts.mtu })
-      : new Stack(device, { address: opts.ip, gateway: opts.gateway, mtu: opts.mtu });
-  } catch (e) {
-    return cli.fail((e as Error).message); // gateway off the prefix, MTU beyond the device's
-  }
-})();
+const { stack, port, injector } = openHost(cli, eal, opts);
 
 // UDP echo: each datagram goes back to its sender, read in place from the received frame.
 const echo = stack.udp(ECHO_PORT);
@@ -180,10 +81,7 @@ console.log(
     opts.ip ?? "(DHCP)"
   } on port ${port.id}: answering ARP and ping, UDP and TCP echo on port ${ECHO_PORT}, ` +
     `HTTP on port ${HTTP_PORT}` +
-    (faults
-      ? `, faults loss ${opts.loss ?? 0} reorder ${opts.reorder ?? 0} ` +
-        `duplicate ${opts.duplicate ?? 0} (seed ${opts.seed})`
-      : "") +
+    faultNote(opts) +
     ". [Ctrl+C to quit]",
 );
 

@@ -65,6 +65,7 @@ export {
   TcpSegment,
   TcpState,
 } from "./tcp.ts";
+export { TcpConn, TcpConnListener, tcpDuplex, TcpError } from "./tcp_stream.ts";
 export { type DatagramReceiver, type UdpErrorReceiver, type UdpHost, UdpSocket } from "./udp.ts";
 export {
   DHCP_STATE_NAMES,

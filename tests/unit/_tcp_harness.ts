@@ -5,6 +5,7 @@ import type { Device, FrameReceiver } from "../../stack/device.ts";
 import { MemoryPair } from "../../stack/memory.ts";
 import { Stack, type StackOptions } from "../../stack/interface.ts";
 import type { TcpConnection } from "../../stack/tcp.ts";
+import { buildTcpFrame } from "../../net/build.ts";
 
 export const MS = 1e6, S = 1e9;
 export const MAC_A = new Uint8Array([2, 0, 0, 0, 0, 0xa]);
@@ -21,13 +22,18 @@ export interface Seen {
   options: Uint8Array;
   srcPort: number;
   dstPort: number;
+  /** Source and destination IPv4 addresses, as numbers. */
+  srcIp: number;
+  dstIp: number;
+  /** The sender's clock (ns) when the segment was flushed. */
+  time: number;
   frame: Uint8Array;
 }
 
 export const F = { FIN: 1, SYN: 2, RST: 4, PSH: 8, ACK: 16 } as const;
 
 /** Parses a frame's TCP header (IPv4, no VLAN), or null. */
-export function parseSegment(frame: Uint8Array, from: "a" | "b"): Seen | null {
+export function parseSegment(frame: Uint8Array, from: "a" | "b", time = 0): Seen | null {
   const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   if (frame.length < 54 || v.getUint16(12) !== 0x0800 || frame[23] !== 6) return null;
   const ihl = (frame[14] & 15) * 4, l4 = 14 + ihl, total = v.getUint16(16);
@@ -42,6 +48,9 @@ export function parseSegment(frame: Uint8Array, from: "a" | "b"): Seen | null {
     options: frame.slice(l4 + 20, l4 + doff),
     srcPort: v.getUint16(l4),
     dstPort: v.getUint16(l4 + 2),
+    srcIp: v.getUint32(26),
+    dstIp: v.getUint32(30),
+    time,
     frame: frame.slice(),
   };
 }
@@ -85,7 +94,7 @@ export class Tap implements Device {
     let n = 0;
     for (const [at, length] of this.#reserved) {
       const frame = this.txData.slice(at, at + length);
-      const seg = parseSegment(frame, this.name);
+      const seg = parseSegment(frame, this.name, clock[0]);
       if (seg !== null) {
         this.log.push(seg);
         if (this.filter !== null && !this.filter(seg)) continue;
@@ -206,4 +215,138 @@ export function open(bench: Bench, port = 80, options = {}, listenOptions = {}) 
   bench.settle();
   if (server === null) throw new Error(`no connection: client is ${client.stateName}`);
   return { listener, client, server: server as TcpConnection };
+}
+
+// ------------------------------------------------------------------ crafted segments
+
+/** A hand-made TCP segment for {@linkcode inject}. */
+export interface Craft {
+  /** Source address. Default: the other stack's (10.0.0.1 towards B, 10.0.0.2 towards A). */
+  srcIp?: string;
+  /** Destination address. Default: the receiving stack's. */
+  dstIp?: string;
+  /** Destination MAC. Default: the receiving stack's. */
+  dstMac?: Uint8Array | number;
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack?: number;
+  flags: number;
+  window?: number;
+  /** Raw option bytes (padded with EOL to a multiple of 4). */
+  options?: Uint8Array;
+  payload?: Uint8Array;
+  /** Spoil the TCP checksum. */
+  badChecksum?: boolean;
+}
+
+/** Builds the Ethernet + IPv4 + TCP frame of `c` sent to stack `to` (checksums right). */
+export function craftFrame(to: "a" | "b", c: Craft): Uint8Array {
+  const frame = buildTcpFrame({
+    srcMac: to === "b" ? MAC_A : MAC_B,
+    dstMac: c.dstMac ?? (to === "b" ? MAC_B : MAC_A),
+    srcIp: c.srcIp ?? (to === "b" ? "10.0.0.1" : "10.0.0.2"),
+    dstIp: c.dstIp ?? (to === "b" ? "10.0.0.2" : "10.0.0.1"),
+    srcPort: c.srcPort,
+    dstPort: c.dstPort,
+    seq: c.seq >>> 0,
+    ack: (c.ack ?? 0) >>> 0,
+    flags: c.flags,
+    window: c.window ?? 65535,
+    options: c.options,
+    payload: c.payload,
+  });
+  if (c.badChecksum) frame[14 + 20 + 16] ^= 0x55;
+  return frame;
+}
+
+/** Puts a raw frame on the wire towards stack `to` (it arrives at that stack's next poll). */
+export function injectFrame(bench: Bench, to: "a" | "b", frame: Uint8Array): void {
+  const dev = to === "b" ? bench.pair.a : bench.pair.b;
+  const at = dev.reserve(frame.length);
+  if (at < 0) throw new Error("injectFrame: no buffer");
+  dev.txData.set(frame, at);
+  dev.flush(new Float64Array([bench.now]));
+}
+
+/** Sends a crafted segment to stack `to` and settles (unless `settle` is false). */
+export function inject(bench: Bench, to: "a" | "b", c: Craft, settle = true): void {
+  injectFrame(bench, to, craftFrame(to, c));
+  if (settle) bench.settle();
+}
+
+/** A timestamps option: NOP, NOP, kind 8. */
+export function tsOption(val: number, ecr = 0): Uint8Array {
+  const o = new Uint8Array(12);
+  const v = new DataView(o.buffer);
+  v.setUint32(0, 0x0101080a);
+  v.setUint32(4, val >>> 0);
+  v.setUint32(8, ecr >>> 0);
+  return o;
+}
+
+/** A SYN's options: MSS, SACK-permitted, timestamps, window scale, each when given. */
+export function synOptions(
+  o: { mss?: number; sack?: boolean; ts?: [number, number]; ws?: number } = {},
+): Uint8Array {
+  const out: number[] = [];
+  if (o.mss !== undefined) out.push(2, 4, o.mss >> 8, o.mss & 255);
+  if (o.sack) out.push(1, 1, 4, 2);
+  if (o.ts) out.push(...tsOption(o.ts[0], o.ts[1]));
+  if (o.ws !== undefined) out.push(1, 3, 3, o.ws);
+  return new Uint8Array(out);
+}
+
+/** A SACK option (NOP, NOP, kind 5) with `blocks`, after timestamps when `ts` is given. */
+export function sackOption(blocks: [number, number][], ts?: [number, number]): Uint8Array {
+  const out: number[] = ts ? [...tsOption(ts[0], ts[1])] : [];
+  out.push(1, 1, 5, 2 + 8 * blocks.length);
+  const b = new Uint8Array(8 * blocks.length), v = new DataView(b.buffer);
+  blocks.forEach(([l, r], i) => {
+    v.setUint32(8 * i, l >>> 0);
+    v.setUint32(8 * i + 4, r >>> 0);
+  });
+  out.push(...b);
+  return new Uint8Array(out);
+}
+
+/** The options of a logged segment, parsed. */
+export interface ParsedOptions {
+  mss: number;
+  ws: number;
+  sackPermitted: boolean;
+  ts: [number, number] | null;
+  sack: [number, number][];
+  kinds: number[];
+}
+
+/** Parses option bytes (as in {@linkcode Seen.options}). */
+export function parseOptions(bytes: Uint8Array): ParsedOptions {
+  const r: ParsedOptions = { mss: -1, ws: -1, sackPermitted: false, ts: null, sack: [], kinds: [] };
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let p = 0; p < bytes.length;) {
+    const kind = bytes[p];
+    if (kind === 0) break;
+    if (kind === 1) {
+      p++;
+      continue;
+    }
+    const len = bytes[p + 1];
+    r.kinds.push(kind);
+    if (kind === 2) r.mss = v.getUint16(p + 2);
+    if (kind === 3) r.ws = bytes[p + 2];
+    if (kind === 4) r.sackPermitted = true;
+    if (kind === 8) r.ts = [v.getUint32(p + 2), v.getUint32(p + 6)];
+    if (kind === 5) {
+      for (let q = p + 2; q < p + len; q += 8) r.sack.push([v.getUint32(q), v.getUint32(q + 4)]);
+    }
+    if (len < 2) break;
+    p += len;
+  }
+  return r;
+}
+
+/** Converts a dotted IPv4 address to a number. */
+export function ip(text: string): number {
+  return text.split(".").reduce((n, x) => n * 256 + Number(x), 0);
 }
