@@ -24,7 +24,7 @@ export const NET_USAGE = "  --ip A.B.C.D/N      our address and prefix\n" +
   "  --gateway A.B.C.D   default gateway, on our prefix\n" +
   "  --mtu N             IP MTU, 68..the device's (default: the device's)\n" +
   "  --iface IFACE       a kernel interface through net_af_packet instead of a TAP\n" +
-  "  --loss, --reorder, --duplicate P   faults injected both ways, probabilities 0..1\n" +
+  "  --loss, --reorder, --duplicate, --corrupt P   faults injected both ways, probabilities 0..1\n" +
   "  --seed N            the fault injector's seed (default 1)\n";
 
 const cidr = (text: string) => {
@@ -45,6 +45,7 @@ export const NET_OPTIONS = {
   loss: number(0, 1),
   reorder: number(0, 1),
   duplicate: number(0, 1),
+  corrupt: number(0, 1),
   seed: integer(0, 0xffffffff, { default: 1 }),
 };
 
@@ -58,6 +59,7 @@ export interface NetOptions {
   loss?: number;
   reorder?: number;
   duplicate?: number;
+  corrupt?: number;
   seed: number;
 }
 
@@ -123,14 +125,13 @@ export function openHost(
   const port = Port.open(info.id, { pool });
   console.log(`Port ${port.id} (${port.driver} ${port.name}) MAC: ${port.mac}`);
   const portDevice = new PortDevice(port);
-  const faults = opts.loss !== undefined || opts.reorder !== undefined ||
-    opts.duplicate !== undefined;
-  const injector = faults
+  const injector = faulty(opts)
     ? new FaultInjector(portDevice, {
       seed: opts.seed,
       loss: opts.loss,
       reorder: opts.reorder,
       duplicate: opts.duplicate,
+      corrupt: opts.corrupt,
     })
     : undefined;
   const device: Device = injector ?? portDevice;
@@ -151,8 +152,13 @@ export function openHost(
 
 /** The fault line of a start-up message, or "". */
 export function faultNote(opts: NetOptions): string {
-  return opts.loss !== undefined || opts.reorder !== undefined || opts.duplicate !== undefined
+  return faulty(opts)
     ? `, faults loss ${opts.loss ?? 0} reorder ${opts.reorder ?? 0} ` +
-      `duplicate ${opts.duplicate ?? 0} (seed ${opts.seed})`
+      `duplicate ${opts.duplicate ?? 0} corrupt ${opts.corrupt ?? 0} (seed ${opts.seed})`
     : "";
+}
+
+function faulty(opts: NetOptions): boolean {
+  return opts.loss !== undefined || opts.reorder !== undefined ||
+    opts.duplicate !== undefined || opts.corrupt !== undefined;
 }

@@ -2,12 +2,14 @@
  * The TCP services of `examples/host.ts`, kept apart so tests can use the same pattern: an
  * echo service and a small HTTP/1.1 server over the stack's callback API.
  *
- * `GET /bytes/N` answers N bytes of a fixed pattern (byte i is `patternByte(i)`, the same on
- * every request and every run), `GET /` a short page of counters. Connections are kept alive
+ * `GET /bytes/N` answers N bytes of a fixed pattern (byte i is `PATTERN[i & 0xffff]`, the same
+ * on every request and every run), `GET /` a short page of counters, `POST /upload` (with a
+ * Content-Length) the length and SHA-256 of the body it received: `"<bytes> <hex>\n"`. Connections are kept alive
  * as HTTP/1.1 says unless the client asks `Connection: close`.
  *
  * @module
  */
+import { createHash, type Hash } from "node:crypto";
 import type { TcpConnection, TcpListener } from "../stack/mod.ts";
 
 /** The pattern repeats every 64 KiB: `PATTERN[i & 0xffff]` is byte i of every body. */
@@ -123,6 +125,9 @@ export function serveHttp(listener: TcpListener, status: () => string): HttpStat
     let position = 0;
     let closeAfter = false;
     let peerDone = false;
+    let uploadLeft = 0; // body bytes of a POST /upload still to come
+    let upload: Hash | null = null;
+    let uploadLength = 0;
     const out = new Writer(conn);
 
     const finish = () => {
@@ -163,8 +168,21 @@ export function serveHttp(listener: TcpListener, status: () => string): HttpStat
       }
     };
 
+    // Upload bytes are hashed where they lie: in the received frame, or in the request buffer.
+    const takeUpload = (data: Uint8Array, offset: number, length: number): number => {
+      const n = Math.min(length, uploadLeft);
+      upload!.update(data.subarray(offset, offset + n));
+      uploadLeft -= n;
+      if (uploadLeft === 0) {
+        const digest = upload!.digest("hex");
+        upload = null;
+        respond("200 OK", "text/plain", `${uploadLength} ${digest}\n`, closeAfter);
+      }
+      return n;
+    };
+
     const handle = () => {
-      if (remaining > 0) return;
+      if (remaining > 0 || uploadLeft > 0) return;
       const text = new TextDecoder().decode(request.subarray(0, have));
       const end = text.indexOf("\r\n\r\n");
       if (end < 0) {
@@ -182,9 +200,23 @@ export function serveHttp(listener: TcpListener, status: () => string): HttpStat
       const wantsClose = headers.some((h) => /^connection:\s*close/i.test(h)) ||
         version === "HTTP/1.0";
       stats.requests++;
+      const lengthHeader = headers.find((h) => /^content-length:/i.test(h));
+      if (method === "POST" && target === "/upload" && lengthHeader !== undefined) {
+        uploadLength = uploadLeft = Number(lengthHeader.slice(15).trim());
+        closeAfter = wantsClose;
+        upload = createHash("sha256");
+        if (headers.some((h) => /^expect:\s*100-continue/i.test(h))) { // curl asks, for big bodies
+          const go = enc.encode("HTTP/1.1 100 Continue\r\n\r\n");
+          out.write(go, 0, go.length);
+        }
+        const n = takeUpload(request, 0, have);
+        request.copyWithin(0, n, have);
+        have -= n;
+        return;
+      }
       if (method !== "GET") {
         stats.errors++;
-        respond("405 Method Not Allowed", "text/plain", "GET only\n", true);
+        respond("405 Method Not Allowed", "text/plain", "GET, or POST /upload\n", true);
         return;
       }
       const m = /^\/bytes\/(\d{1,12})$/.exec(target ?? "");
@@ -197,6 +229,12 @@ export function serveHttp(listener: TcpListener, status: () => string): HttpStat
     };
 
     conn.onData = (data, offset, length) => {
+      if (uploadLeft > 0) {
+        const used = takeUpload(data, offset, length);
+        offset += used;
+        length -= used;
+        if (length === 0) return;
+      }
       const n = Math.min(length, MAX_REQUEST - have);
       request.set(data.subarray(offset, offset + n), have);
       have += n;

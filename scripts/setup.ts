@@ -33,6 +33,7 @@ const TEST_PACKAGES = [
   "dpdk-dev", // dpdk-dumpcap, dpdk-proc-info, dpdk-testpmd
   "python3", // Debian's /usr/bin/python3: raw-socket peers
   "dnsmasq-base", // a DHCP and DNS server for the stack's tests
+  "curl", // an HTTP peer of the TCP tests
 ];
 
 function have(cmd: string, args: string[] = ["--version"]): boolean {

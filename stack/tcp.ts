@@ -163,6 +163,10 @@ export interface TcpConnectionCounters {
   dupAcksIn: number;
   /** Zero-window probes sent. */
   zeroWindowProbes: number;
+  /** Tail loss probes sent (RFC 8985 §7). */
+  lossProbes: number;
+  /** Retransmissions found lost (SACKs for data sent after them): resent again. */
+  lostRetransmits: number;
   /** Keep-alive probes sent. */
   keepAliveProbes: number;
   /** Challenge ACKs sent (RFC 5961). */
@@ -195,6 +199,8 @@ function zeroConnectionCounters(): TcpConnectionCounters {
     dsackReceived: 0,
     dupAcksIn: 0,
     zeroWindowProbes: 0,
+    lossProbes: 0,
+    lostRetransmits: 0,
     keepAliveProbes: 0,
     challengeAcks: 0,
     pawsDropped: 0,
@@ -334,7 +340,7 @@ export interface TcpHost {
 // Sequence-number state (a Uint32Array: values above 2^30 in fields would be boxed).
 const ISS = 0, SND_UNA = 1, SND_NXT = 2, SND_MAX = 3, SND_END = 4, SND_WL1 = 5, SND_WL2 = 6;
 const IRS = 7, RCV_NXT = 8, RCV_ADV = 9, TS_RECENT = 10, LAST_ACK_SENT = 11, HIGH_RXT = 12;
-const RTT_SEQ = 13, FIN_IN = 14, TS_OFFSET = 15, RECOVERY_POINT = 16;
+const RTT_SEQ = 13, FIN_IN = 14, TS_OFFSET = 15, RXT_MARK = 16;
 // Times, ns on the stack's clock (Float64Array).
 const T_RTX = 0, T_DELACK = 1, T_KEEP = 2, T_WAIT = 3, T_RTT = 4, T_STALL = 5, T_NEXT = 6;
 const T_OPENED = 7;
@@ -343,7 +349,9 @@ const MAX_SACK_RANGES = 32;
 const MAX_RECEIVE_BUFFER = 16 << 20;
 
 /** The timer the retransmission deadline serves. */
-const RTX_NONE = 0, RTX_RETRANSMIT = 1, RTX_PERSIST = 2;
+const RTX_NONE = 0, RTX_RETRANSMIT = 1, RTX_PERSIST = 2, RTX_PROBE = 3;
+/** The least tail loss probe timeout (Linux's 10 ms in tcp_schedule_loss_probe). */
+const MIN_PROBE_NS = 10_000_000;
 
 /**
  * One TCP connection. Made by {@linkcode Stack.connect} (active open) or by a listener
@@ -426,6 +434,7 @@ export class TcpConnection {
   readonly #finWait2Ns: number;
   #keepAliveSent = 0;
   #rtxKind = RTX_NONE;
+  #probeSent = false; // a tail loss probe went out since SND.UNA last moved
   #ackNow = false;
   #ackPending = 0; // in-order segments not yet acknowledged (delayed ACK)
   #finQueued = false; // close() asked for a FIN after the data
@@ -1030,6 +1039,26 @@ export class TcpConnection {
     const window = seg.window << this.#sndScale;
     if (seqGt(ack, s[SND_UNA])) {
       this.#ackAdvance(ack, seg);
+    }
+    // A retransmission is lost when data sent after it was SACKed and its hole is still open
+    // (RACK's idea, RFC 8985, by sequence instead of time): the holes are resent once more.
+    if (
+      this.#cc.inRecovery && this.#sackCount > 0 && seqLt(s[SND_UNA], s[HIGH_RXT]) &&
+      seqGt(this.#sackRight[this.#sackCount - 1], seqAdd(s[RXT_MARK], 2 * this.#mss))
+    ) {
+      s[HIGH_RXT] = s[SND_UNA];
+      s[RXT_MARK] = s[SND_MAX];
+      this.counters.lostRetransmits++;
+    }
+    // SACKed bytes above SND.UNA beyond (DupThresh - 1) · SMSS: the first hole is lost
+    // (RFC 6675 §5); with less in flight, all but one segment SACKed is enough (early
+    // retransmit, RFC 5827). A receiver that ACKs once per burst sends too few duplicates.
+    if (
+      this.#sackCount > 0 && !this.#cc.inRecovery &&
+      this.#sackedBytes() > Math.min(2 * this.#mss, this.#flight() - this.#mss - 1) &&
+      this.#cc.lossDetected(s[SND_UNA], this.#flight(), s[SND_MAX]) === CongestionAction.RETRANSMIT
+    ) {
+      this.#enterRecovery();
     } else if (
       ack === s[SND_UNA] && length === 0 && !(seg.flags & (SYN | FIN)) &&
       window === this.#sndWnd && seqGt(s[SND_MAX], s[SND_UNA])
@@ -1037,13 +1066,7 @@ export class TcpConnection {
       // A duplicate ACK (RFC 5681 §2).
       c.dupAcksIn++;
       const action = this.#cc.duplicateAck(ack, this.#flight(), s[SND_MAX]);
-      if (action === CongestionAction.RETRANSMIT) {
-        c.fastRetransmits++;
-        this.#host.tcpCounters.fastRetransmits++;
-        s[HIGH_RXT] = s[SND_UNA];
-        s[RECOVERY_POINT] = s[SND_MAX];
-        this.#retransmitHead();
-      }
+      if (action === CongestionAction.RETRANSMIT) this.#enterRecovery();
     }
     // The send window (RFC 9293 §3.10.7.4, SND.WL1/WL2 guard against old segments).
     if (seqLt(s[SND_WL1], seq) || (s[SND_WL1] === seq && seqLe(s[SND_WL2], ack))) {
@@ -1060,6 +1083,16 @@ export class TcpConnection {
       }
     }
     if (window === 0) this.#armPersistIfNeeded();
+  }
+
+  /** Fast retransmit: the first unacknowledged segment now, the other holes as `output` may. */
+  #enterRecovery(): void {
+    const s = this.#s;
+    this.counters.fastRetransmits++;
+    this.#host.tcpCounters.fastRetransmits++;
+    s[HIGH_RXT] = s[SND_UNA];
+    s[RXT_MARK] = s[SND_MAX];
+    this.#retransmitHead();
   }
 
   /** SND.UNA moves to `ack`: free the acknowledged bytes, take an RTT sample, grow cwnd. */
@@ -1091,11 +1124,13 @@ export class TcpConnection {
     if (seqLt(s[HIGH_RXT], ack)) s[HIGH_RXT] = ack;
     if (this.#state !== TcpState.SYN_SENT && this.#state !== TcpState.SYN_RECEIVED) {
       const action = this.#cc.ack(ack, acked > 0 ? acked : 0, flight);
-      if (action === CongestionAction.RETRANSMIT) this.#retransmitHead(); // a partial ACK
+      // A partial ACK: the next hole is lost too. With SACK, output() resends the holes.
+      if (action === CongestionAction.RETRANSMIT && !this.#sackOk) this.#retransmitHead();
     }
     // The retransmission timer restarts while data is outstanding (RFC 6298 §5.3).
+    this.#probeSent = false;
     if (seqGt(s[SND_MAX], s[SND_UNA])) this.#armRetransmit();
-    else if (this.#rtxKind === RTX_RETRANSMIT) {
+    else if (this.#rtxKind === RTX_RETRANSMIT || this.#rtxKind === RTX_PROBE) {
       this.#rtxKind = RTX_NONE;
       this.#t[T_RTX] = Infinity;
     }
@@ -1206,6 +1241,26 @@ export class TcpConnection {
       this.#sackCount -= drop;
     }
     if (this.#sackCount > 0 && seqLt(L[0], una)) L[0] = una;
+  }
+
+  /** Moves SND.NXT past a SACKed range it lies in; true when it moved. */
+  #skipSacked(): boolean {
+    const s = this.#s;
+    for (let i = 0; i < this.#sackCount; i++) {
+      if (seqLe(this.#sackLeft[i], s[SND_NXT]) && seqLt(s[SND_NXT], this.#sackRight[i])) {
+        s[SND_NXT] = this.#sackRight[i];
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Bytes from `seq` to the next SACKed range (a large number when none follows). */
+  #untilSacked(seq: number): number {
+    for (let i = 0; i < this.#sackCount; i++) {
+      if (seqGt(this.#sackLeft[i], seq)) return seqDiff(seq, this.#sackLeft[i]);
+    }
+    return 0x7fffffff;
   }
 
   #sackedBytes(): number {
@@ -1387,7 +1442,9 @@ export class TcpConnection {
         if (limitWnd <= 0 && inFlight === 0) this.#armPersistIfNeeded();
         break;
       }
-      const n = Math.min(pending, this.#mss, room);
+      // Resending after a timeout: what the peer SACKed is skipped.
+      if (this.#sackCount > 0 && seqLt(s[SND_NXT], s[SND_MAX]) && this.#skipSacked()) continue;
+      const n = Math.min(pending, this.#mss, room, this.#untilSacked(s[SND_NXT]));
       // Sender SWS (RFC 9293 §3.8.6.2.1): a small segment only when it is all there is (with
       // Nagle off) or when nothing is in flight (Nagle on), or half the max window.
       if (n < this.#mss && n < pending) {
@@ -1458,7 +1515,7 @@ export class TcpConnection {
       s[SND_MAX] = end;
     }
     if (fin) this.#afterFinSent();
-    if (this.#rtxKind !== RTX_RETRANSMIT) this.#armRetransmit();
+    if (this.#rtxKind !== RTX_RETRANSMIT && this.#rtxKind !== RTX_PROBE) this.#armRetransmit();
     return true;
   }
 
@@ -1596,10 +1653,53 @@ export class TcpConnection {
 
   // ------------------------------------------------------------------ timers
 
+  /**
+   * The retransmission timer, or first a tail loss probe (RFC 8985 §7): after 2·SRTT (at least
+   * 10 ms) without an ACK, one segment goes out to draw SACKs that reveal a lost tail, which
+   * recovery then repairs without waiting for the RTO (200 ms at least).
+   */
   #armRetransmit(): void {
+    const now = this.#host.clock[0], rto = this.#rto.rtoUs * 1000;
+    const st = this.#state;
+    if (
+      !this.#probeSent && this.#rto.srttUs > 0 && this.#rto.backoffs === 0 &&
+      !this.#cc.inRecovery && (st === TcpState.ESTABLISHED || st === TcpState.CLOSE_WAIT)
+    ) {
+      const pto = Math.max(2000 * this.#rto.srttUs, MIN_PROBE_NS);
+      if (pto < rto) {
+        this.#rtxKind = RTX_PROBE;
+        this.#t[T_RTX] = now + pto;
+        this.#updateNext();
+        return;
+      }
+    }
+    this.#rtxKind = RTX_RETRANSMIT;
+    this.#t[T_RTX] = now + rto;
+    this.#updateNext();
+  }
+
+  /** The probe: new data if the windows allow, else the last segment sent again. */
+  #probeExpired(): void {
+    const s = this.#s;
+    this.#probeSent = true;
+    this.#rtxKind = RTX_NONE;
+    if (!seqGt(s[SND_MAX], s[SND_UNA])) return;
+    this.counters.lossProbes++;
+    const pending = seqDiff(s[SND_NXT], s[SND_END]);
+    const room = this.#sndWnd - seqDiff(s[SND_UNA], s[SND_NXT]);
+    if (pending > 0 && room > 0) {
+      this.#sendData(s[SND_NXT], Math.min(pending, room, this.#mss), false);
+    } else if (this.#sackCount > 0) {
+      this.#retransmitHead(); // the tail was SACKed: the hole before it is what is missing
+    } else {
+      const buffered = seqDiff(s[SND_UNA], s[SND_END]);
+      if (buffered > 0) {
+        const n = Math.min(buffered, this.#mss), from = seqAdd(s[SND_END], -n);
+        this.#sendData(from, n, true, this.#finSent());
+      } else this.#retransmitHead(); // only the FIN is outstanding
+    }
     this.#rtxKind = RTX_RETRANSMIT;
     this.#t[T_RTX] = this.#host.clock[0] + this.#rto.rtoUs * 1000;
-    this.#updateNext();
   }
 
   #armPersistIfNeeded(): void {
@@ -1647,6 +1747,7 @@ export class TcpConnection {
     if (t[T_RTX] <= now) {
       t[T_RTX] = Infinity;
       if (this.#rtxKind === RTX_PERSIST) this.#persistExpired();
+      else if (this.#rtxKind === RTX_PROBE) this.#probeExpired();
       else if (this.#rtxKind === RTX_RETRANSMIT) this.#retransmitExpired();
       if (this.#state === TcpState.CLOSED) return;
     }
@@ -1693,8 +1794,9 @@ export class TcpConnection {
     this.#cc.timeout(this.#flight(), s[SND_MAX]);
     this.#rto.backoff();
     this.#rttTiming = false;
-    // Go back to SND.UNA; SACK information is not trusted after a timeout (RFC 2018 §8).
-    this.#sackCount = 0;
+    // Go back to SND.UNA, skipping what the peer SACKed (as Linux). A SACK block at SND.UNA
+    // itself means the peer dropped what it had SACKed (reneging, RFC 2018 §8): forget them all.
+    if (this.#sackCount > 0 && this.#sackLeft[0] === s[SND_UNA]) this.#sackCount = 0;
     s[SND_NXT] = s[SND_UNA];
     s[HIGH_RXT] = s[SND_UNA];
     this.#retransmitHead();

@@ -111,7 +111,22 @@ export class NewReno {
     if (++this.dupAcks !== this.#threshold) return CongestionAction.NONE;
     // Only when the ACK covers more than `recover`: otherwise these duplicates answer
     // retransmissions of an earlier loss (RFC 6582 §3.2 step 1, §4.1).
-    if (!seqGt(ack, this.#recover[0])) return CongestionAction.NONE;
+    return this.#enter(flight, sndMax);
+  }
+
+  /**
+   * Loss detected from SACK blocks (RFC 6675 §5's IsLost) rather than by counting duplicate
+   * ACKs. Enters recovery as the third duplicate ACK would, once `ack` reached `recover`: the
+   * scoreboard shows the loss is of new data, so the ambiguity RFC 6582 guards against is gone.
+   * Returns a {@linkcode CongestionAction}.
+   */
+  lossDetected(ack: number, flight: number, sndMax: number): number {
+    if (this.inRecovery || !seqGe(ack, this.#recover[0])) return CongestionAction.NONE;
+    return this.#enter(flight, sndMax);
+  }
+
+  #enter(flight: number, sndMax: number): number {
+    this.dupAcks = this.#threshold;
     this.#recover[0] = sndMax;
     this.ssthresh = Math.max(flight >> 1, 2 * this.smss);
     this.cwnd = this.ssthresh + this.#threshold * this.smss;
