@@ -111,6 +111,7 @@ export class NewReno {
     if (++this.dupAcks !== this.#threshold) return CongestionAction.NONE;
     // Only when the ACK covers more than `recover`: otherwise these duplicates answer
     // retransmissions of an earlier loss (RFC 6582 §3.2 step 1, §4.1).
+    if (!seqGt(ack, this.#recover[0])) return CongestionAction.NONE;
     return this.#enter(flight, sndMax);
   }
 
