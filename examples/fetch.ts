@@ -128,7 +128,11 @@ const pump = () => {
     sendAt = 0;
   }
 };
-conn.onOpen = pump;
+let openedAt = 0;
+conn.onOpen = () => {
+  openedAt = now();
+  pump();
+};
 conn.onWritable = pump;
 const takeBody = (data: Uint8Array, offset: number, length: number) => {
   if (contentLength >= 0) length = Math.min(length, contentLength - received);
@@ -217,9 +221,11 @@ for (let iter = 0; !done && failure === "" && !stop.requested; iter++) {
     lastBytes = received;
   }
 }
-const elapsed = (now() - (firstByte || now())) / 1000;
+// A download is timed from its first byte; an upload from the connection's opening.
+const elapsed = (now() - ((body ? openedAt : firstByte) || now())) / 1000;
 flushOut();
 out?.close();
+const moved = body ? body.length : received;
 // Close politely and let the FINs cross (bounded), so the server sees a clean end.
 conn.close();
 for (const until = now() + 1000; now() < until && conn.closeReason === null;) {
@@ -229,8 +235,8 @@ for (const until = now() + 1000; now() < until && conn.closeReason === null;) {
 if (stop.requested) failure ||= `${stop.signal} received`;
 if (failure === "" && !done) failure = "the connection ended before the body did";
 console.log(
-  `${(received / 1e6).toFixed(3)} MB in ${elapsed.toFixed(3)} s: ${
-    elapsed > 0 ? (received / 1e6 / elapsed).toFixed(1) : "-"
+  `${(moved / 1e6).toFixed(3)} MB in ${elapsed.toFixed(3)} s: ${
+    elapsed > 0 ? (moved / 1e6 / elapsed).toFixed(1) : "-"
   } MB/s, sha256 ${hash.digest("hex")}`,
 );
 console.log(`connection: ${conn}`);
