@@ -1,11 +1,9 @@
 /**
- * A host on a {@linkcode Device}: Ethernet, ARP, IPv4, ICMP echo and UDP. Shaped like smoltcp's
- * interface: it owns no clock and no loop. {@linkcode Stack.poll} takes the time, handles one
- * receive burst, runs the timers that are due, sends what it has to and returns when it next
- * needs to be polled.
- *
- * Not yet here (network stack issue, part 1): IPv4 fragmentation and reassembly (fragments are
- * counted and dropped), DHCP, DNS, multicast, ICMP errors delivered to sockets.
+ * A host on a {@linkcode Device}: Ethernet, ARP, IPv4 (with fragmentation and reassembly),
+ * ICMP, IGMP, UDP and TCP, DHCP and DNS through their clients. Shaped like smoltcp's interface:
+ * it owns no clock and no loop. {@linkcode Stack.poll} takes the time, handles one receive
+ * burst, runs the timers that are due, sends what it has to and returns when it next needs to
+ * be polled.
  *
  * @module
  */
@@ -89,7 +87,7 @@ export interface TcpListenOptions extends TcpConnectionOptions {
  * `rxFrames = rxOtherMac + rxTruncated + rxUnknownEtherType + arpIn + ipIn`,
  * `arpIn = arpMalformed + arpConflicts + arpRequestsAnswered + arpOther`,
  * `ipIn + ipReassembled = ipBadHeader + ipBadChecksum + ipBadSource + ipNotOurs + ipFragments +
- * ipUnknownProtocol + icmpIn + igmpIn + udpIn + udpBad + udpNoSocket + udpNoReceiver`,
+ * ipUnknownProtocol + icmpIn + igmpIn + tcpIn + udpIn + udpBad + udpNoSocket + udpNoReceiver`,
  * `icmpIn = icmpBadChecksum + icmpEchoRequests + icmpErrors + icmpOther`.
  */
 export interface StackCounters {
@@ -160,6 +158,8 @@ export interface StackCounters {
   igmpIn: number;
   /** IGMP reports and leaves sent. */
   igmpOut: number;
+  /** TCP segments handed to TCP (`Stack.tcpCounters` says what became of them). */
+  tcpIn: number;
   /** UDP datagrams delivered to a socket. */
   udpIn: number;
   /** UDP datagrams with a wrong checksum or length. */
@@ -219,6 +219,7 @@ function zeroCounters(): StackCounters {
     icmpRateLimited: 0,
     igmpIn: 0,
     igmpOut: 0,
+    tcpIn: 0,
     udpIn: 0,
     udpBad: 0,
     udpNoSocket: 0,
@@ -328,7 +329,9 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
   readonly #tcpFree: number[] = [];
   #tcpLive = 0;
   readonly #tcpListeners: (TcpListener | null)[] = new Array(65536).fill(null);
-  readonly #tcpRun: TcpConnection[] = [];
+  // Filled by count, never emptied by `length = 0`: V8 would free and regrow its store.
+  readonly #tcpRun: (TcpConnection | null)[] = [];
+  #tcpRunCount = 0;
   readonly #tcpDefaults: TcpConnectionOptions;
   readonly #isn = new IsnGenerator();
   readonly #segment = new TcpSegment();
@@ -581,6 +584,14 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
       throw new RangeError(`TCP port ${port} is not in 1..65535`);
     }
     if (this.#ip === 0) throw new Error("TCP connect: the stack has no address yet");
+    // TCP is unicast only (RFC 9293 MUST-46); and there is no loopback.
+    if (this.#martian(remote)) {
+      throw new RangeError(
+        `TCP connect: ${remote >>> 24}.${remote >>> 16 & 255}.${remote >>> 8 & 255}.${
+          remote & 255
+        } is not another host's unicast address`,
+      );
+    }
     const local = this.#tcpTable.ephemeralPort(this.#ip, remote, port);
     if (local < 0) throw new RangeError("TCP connect: no free ephemeral port to that peer");
     const conn = this.#tcpAdd(local, remote, port, { ...this.#tcpDefaults, ...options });
@@ -710,8 +721,12 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
   #tcpOutput(): void {
     const run = this.#tcpRun;
     // Output may schedule more (a write from onWritable): the list grows while it is walked.
-    for (let i = 0; i < run.length; i++) run[i].output();
-    run.length = 0;
+    for (let i = 0; i < this.#tcpRunCount; i++) {
+      const conn = run[i]!;
+      run[i] = null;
+      conn.output();
+    }
+    this.#tcpRunCount = 0;
   }
 
   /** The MSS for a peer (internal, TcpHost): our MTU less the IP and TCP headers. */
@@ -755,7 +770,9 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
 
   /** Runs the connection's output at the end of this poll (internal, TcpHost). */
   tcpSchedule(conn: TcpConnection): void {
-    this.#tcpRun.push(conn);
+    if (this.#tcpRunCount === this.#tcpRun.length) this.#tcpRun.push(conn);
+    else this.#tcpRun[this.#tcpRunCount] = conn;
+    this.#tcpRunCount++;
   }
 
   /** The challenge ACK rate limit (internal, TcpHost): a token bucket on the stack's clock. */
@@ -904,8 +921,10 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
     dst: number,
   ): void {
     const src = view.getUint32(at + 12), proto = data[at + 9];
-    if (proto === PROTO_TCP) this.#tcpIn(data, view, at + ihl, total - ihl, src, dst);
-    else if (proto === PROTO_UDP) this.#udpIn(data, view, at + ihl, total - ihl, src, dst, at);
+    if (proto === PROTO_TCP) {
+      this.counters.tcpIn++;
+      this.#tcpIn(data, view, at + ihl, total - ihl, src, dst);
+    } else if (proto === PROTO_UDP) this.#udpIn(data, view, at + ihl, total - ihl, src, dst, at);
     else if (proto === PROTO_ICMP) this.#icmpIn(data, view, at, ihl, total, src, dst);
     else if (proto === PROTO_IGMP) this.#igmpIn(data, view, at + ihl, total - ihl, dst);
     else this.counters.ipUnknownProtocol++;

@@ -24,6 +24,7 @@ import {
 } from "./tcp_options.ts";
 import { AddResult, TcpReassembly } from "./tcp_reassembly.ts";
 import { RtoEstimator } from "./tcp_rto.ts";
+import { copyBytes } from "./bytes.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./tcp_seq.ts";
 
 const FIN = TcpFlags.FIN, SYN = TcpFlags.SYN, RST = TcpFlags.RST, PSH = TcpFlags.PSH;
@@ -341,6 +342,9 @@ export interface TcpHost {
 const ISS = 0, SND_UNA = 1, SND_NXT = 2, SND_MAX = 3, SND_END = 4, SND_WL1 = 5, SND_WL2 = 6;
 const IRS = 7, RCV_NXT = 8, RCV_ADV = 9, TS_RECENT = 10, LAST_ACK_SENT = 11, HIGH_RXT = 12;
 const RTT_SEQ = 13, FIN_IN = 14, TS_OFFSET = 15, RXT_MARK = 16;
+// A computed sequence number about to be sent: #emit and #sendData take the index of the slot
+// holding theirs, not the number (above 2^30, a number passed to a call is a heap object).
+const OUT_SEQ = 17;
 // Times, ns on the stack's clock (Float64Array).
 const T_RTX = 0, T_DELACK = 1, T_KEEP = 2, T_WAIT = 3, T_RTT = 4, T_STALL = 5, T_NEXT = 6;
 const T_OPENED = 7;
@@ -352,6 +356,8 @@ const MAX_RECEIVE_BUFFER = 16 << 20;
 const RTX_NONE = 0, RTX_RETRANSMIT = 1, RTX_PERSIST = 2, RTX_PROBE = 3;
 /** The least tail loss probe timeout (Linux's 10 ms in tcp_schedule_loss_probe). */
 const MIN_PROBE_NS = 10_000_000;
+/** The longest a peer may delay an ACK, for the probe timeout of a lone segment. */
+const MAX_DELAYED_ACK_NS = 200_000_000;
 
 /**
  * One TCP connection. Made by {@linkcode Stack.connect} (active open) or by a listener
@@ -377,7 +383,7 @@ export class TcpConnection {
   /** The peer's port. */
   readonly remotePort: number;
   #state: number = TcpState.CLOSED;
-  readonly #s = new Uint32Array(17);
+  readonly #s = new Uint32Array(18);
   readonly #t = new Float64Array(8);
   /** Counters of this connection. */
   readonly counters: TcpConnectionCounters = zeroConnectionCounters();
@@ -407,6 +413,7 @@ export class TcpConnection {
   // Options and what was negotiated.
   readonly #receiveBuffer: number;
   readonly #sendRing: Uint8Array;
+  readonly #sendView: DataView;
   readonly #sendMask: number;
   #reassembly: TcpReassembly | null = null;
   readonly #rto: RtoEstimator;
@@ -435,6 +442,7 @@ export class TcpConnection {
   #keepAliveSent = 0;
   #rtxKind = RTX_NONE;
   #probeSent = false; // a tail loss probe went out since SND.UNA last moved
+  #retransmitting = false; // the segment #emit builds is a retransmission
   #ackNow = false;
   #ackPending = 0; // in-order segments not yet acknowledged (delayed ACK)
   #finQueued = false; // close() asked for a FIN after the data
@@ -448,6 +456,7 @@ export class TcpConnection {
   readonly #sackRight = new Uint32Array(MAX_SACK_RANGES);
   #sackCount = 0;
   readonly #edges = new Uint32Array(8);
+  readonly #tsOut = new Uint32Array(2);
   /** The index in the stack's connection list (internal). */
   slot = -1;
 
@@ -478,6 +487,7 @@ export class TcpConnection {
     let ring = 1024;
     while (ring < sb) ring *= 2;
     this.#sendRing = new Uint8Array(ring);
+    this.#sendView = new DataView(this.#sendRing.buffer);
     this.#sendMask = ring - 1;
     const ms = 1e6;
     this.#rto = new RtoEstimator({
@@ -494,7 +504,11 @@ export class TcpConnection {
     this.#offerSack = options.sack ?? true;
     this.#offerScale = options.windowScaling ?? true;
     this.#noDelay = options.noDelay ?? true;
-    this.#delayedAckNs = (options.delayedAckMs ?? 0) * ms;
+    const delayedAck = options.delayedAckMs ?? 0;
+    if (!(delayedAck >= 0 && delayedAck < 500)) { // RFC 9293 MUST-40: less than 0.5 s
+      throw new RangeError(`TCP delayedAckMs ${delayedAck} must be in 0..499`);
+    }
+    this.#delayedAckNs = delayedAck * ms;
     this.#userTimeoutNs = (options.userTimeoutMs ?? 300_000) * ms;
     this.#connectTimeoutNs = (options.connectTimeoutMs ?? 127_000) * ms;
     this.#keepAliveNs = (options.keepAliveMs ?? 0) * ms;
@@ -632,6 +646,7 @@ export class TcpConnection {
   open(): void {
     this.#state = TcpState.SYN_SENT;
     this.#host.tcpCounters.activeOpens++;
+    this.#timeSyn();
     this.#sendSyn(false);
     this.#armRetransmit();
   }
@@ -650,8 +665,16 @@ export class TcpConnection {
     this.#maxSndWnd = this.#sndWnd;
     s[SND_WL1] = seg.v[SEG_SEQ];
     s[SND_WL2] = s[ISS];
+    this.#timeSyn();
     this.#sendSyn(true);
     this.#armRetransmit();
+  }
+
+  /** The handshake gives the first RTT sample (as Linux), unless the SYN is retransmitted. */
+  #timeSyn(): void {
+    this.#rttTiming = true;
+    this.#s[RTT_SEQ] = this.#s[ISS];
+    this.#t[T_RTT] = this.#host.clock[0];
   }
 
   #takeSynOptions(seg: TcpSegment): void {
@@ -686,7 +709,7 @@ export class TcpConnection {
     const sack = withAck ? this.#sackOk : this.#offerSack;
     this.#emit(
       SYN | (withAck ? ACK : 0),
-      s[ISS],
+      ISS,
       0,
       win,
       ws,
@@ -728,7 +751,10 @@ export class TcpConnection {
     }
     if (flags & RST) {
       // Only an RST that acknowledges our SYN is believed (RFC 5961 §3: no blind reset).
-      if (ackOk) this.#terminate("refused", "the peer answered the SYN with RST");
+      if (ackOk) {
+        this.#host.tcpCounters.attemptFails++;
+        this.#terminate("refused", "the peer answered the SYN with RST");
+      }
       return;
     }
     if (!(flags & SYN)) return;
@@ -737,7 +763,7 @@ export class TcpConnection {
     s[RCV_ADV] = seqAdd(s[RCV_NXT], Math.min(this.#receiveBuffer, 65535));
     this.#takeSynOptions(seg);
     if (ackOk) {
-      this.#ackAdvance(ack, seg);
+      this.#ackAdvance(seg);
       this.#sndWnd = seg.window << 0; // not scaled in a SYN
       this.#maxSndWnd = this.#sndWnd;
       s[SND_WL1] = seq;
@@ -796,19 +822,37 @@ export class TcpConnection {
       this.#ackNow = true;
       return;
     }
+    // The peer's SYN again in SYN-RECEIVED (its seq is IRS, left of the window): our SYN-ACK
+    // was lost, so send it again; or, in a simultaneous open, the peer's SYN-ACK, which
+    // acknowledges our SYN and completes the opening (RFC 9293 figure 8; Linux does the same).
+    if (this.#state === TcpState.SYN_RECEIVED && flags & SYN && seq === s[IRS]) {
+      if (flags & ACK && seg.v[SEG_ACK] === seqAdd(s[ISS], 1)) {
+        this.#ackAdvance(seg);
+        this.#sndWnd = seg.window; // a SYN's window is never scaled
+        this.#maxSndWnd = Math.max(this.#maxSndWnd, this.#sndWnd);
+        s[SND_WL1] = seq;
+        s[SND_WL2] = seg.v[SEG_ACK];
+        this.#established();
+        this.#ackNow = true;
+      } else this.#sendSyn(true);
+      return;
+    }
     // Acceptability (RFC 9293 §3.10.7.4, the four cases).
     const rcvWnd = seqDiff(s[RCV_NXT], s[RCV_ADV]);
     const segLen = length + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
     let ok: boolean;
     if (segLen === 0) {
-      ok = rcvWnd <= 0 ? seq === s[RCV_NXT] : this.#inWindow(seq, rcvWnd);
+      const d = seqDiff(s[RCV_NXT], seq);
+      ok = rcvWnd <= 0 ? d === 0 : d >= 0 && d < rcvWnd;
     } else {
+      const d0 = seqDiff(s[RCV_NXT], seq); // the first byte's place in the window, then the last's
       ok = rcvWnd > 0 &&
-        (this.#inWindow(seq, rcvWnd) || this.#inWindow(seqAdd(seq, segLen - 1), rcvWnd));
+        ((d0 >= 0 && d0 < rcvWnd) || (d0 + segLen - 1 >= 0 && d0 + segLen - 1 < rcvWnd));
     }
     // A zero window still takes ACKs and RSTs at RCV.NXT: only the data is dropped (RFC 9293).
     if (!ok && rcvWnd <= 0 && seq === s[RCV_NXT]) {
       ok = true;
+      if (length > 0 || flags & FIN) this.#ackNow = true; // a zero-window probe: answer it
       length = 0;
     }
     if (!ok) {
@@ -840,6 +884,11 @@ export class TcpConnection {
     }
     if (!(flags & ACK)) return; // RFC 9293: drop segments without ACK
     const ack = seg.v[SEG_ACK];
+    // The peer is alive: keep-alive starts over (RFC 1122 §4.2.3.6 counts idle time).
+    if (this.#keepAliveNs > 0) {
+      this.#keepAliveSent = 0;
+      this.#armKeepAlive();
+    }
     if (this.#state === TcpState.SYN_RECEIVED) {
       if (seqLe(ack, s[SND_UNA]) || seqGt(ack, s[SND_MAX])) {
         this.#sendReset(ack, 0, false);
@@ -864,7 +913,7 @@ export class TcpConnection {
       this.#challengeAck();
       return;
     }
-    this.#processAck(seg, ack, seq, length);
+    this.#processAck(seg, length);
     if (this.#state === TcpState.CLOSED) return; // LAST-ACK ended
     // Payload (only while the peer may send).
     const st = this.#state;
@@ -904,11 +953,6 @@ export class TcpConnection {
     const st = this.#state;
     return st === TcpState.ESTABLISHED || st === TcpState.FIN_WAIT_1 ||
       st === TcpState.FIN_WAIT_2;
-  }
-
-  #inWindow(seq: number, wnd: number): boolean {
-    const d = seqDiff(this.#s[RCV_NXT], seq);
-    return d >= 0 && d < wnd;
   }
 
   #markDsack(seq: number, length: number): void {
@@ -1033,13 +1077,19 @@ export class TcpConnection {
   }
 
   /** ACK processing (RFC 9293 §3.10.7.4 "fifth, check the ACK field"). */
-  #processAck(seg: TcpSegment, ack: number, seq: number, length: number): void {
+  #processAck(seg: TcpSegment, length: number): void {
     const s = this.#s, c = this.counters, o = seg.options;
+    const ack = seg.v[SEG_ACK], seq = seg.v[SEG_SEQ];
     if (this.#sackOk && o.sackBlocks > 0) this.#takeSackBlocks(o, ack);
     const window = seg.window << this.#sndScale;
-    if (seqGt(ack, s[SND_UNA])) {
-      this.#ackAdvance(ack, seg);
-    }
+    const advanced = seqGt(ack, s[SND_UNA]);
+    if (advanced) this.#ackAdvance(seg);
+    // A duplicate ACK (RFC 5681 §2): nothing new acknowledged, no data, same window, data out.
+    // Not the answers to zero-window probes: those say the window is still shut.
+    const duplicate = !advanced && ack === s[SND_UNA] && length === 0 &&
+      !(seg.flags & (SYN | FIN)) && window === this.#sndWnd && window > 0 &&
+      seqGt(s[SND_MAX], s[SND_UNA]);
+    if (duplicate) c.dupAcksIn++;
     // A retransmission is lost when data sent after it was SACKed and its hole is still open
     // (RACK's idea, RFC 8985, by sequence instead of time): the holes are resent once more.
     if (
@@ -1059,12 +1109,7 @@ export class TcpConnection {
       this.#cc.lossDetected(s[SND_UNA], this.#flight(), s[SND_MAX]) === CongestionAction.RETRANSMIT
     ) {
       this.#enterRecovery();
-    } else if (
-      ack === s[SND_UNA] && length === 0 && !(seg.flags & (SYN | FIN)) &&
-      window === this.#sndWnd && seqGt(s[SND_MAX], s[SND_UNA])
-    ) {
-      // A duplicate ACK (RFC 5681 §2).
-      c.dupAcksIn++;
+    } else if (duplicate) {
       const action = this.#cc.duplicateAck(ack, this.#flight(), s[SND_MAX]);
       if (action === CongestionAction.RETRANSMIT) this.#enterRecovery();
     }
@@ -1079,7 +1124,8 @@ export class TcpConnection {
         this.#rtxKind = RTX_NONE;
         this.#t[T_RTX] = Infinity;
         this.#rto.backoffs = 0;
-        // Anything sent as a probe beyond the old window is resent normally.
+        // A probe byte not taken is sent again as ordinary data, from SND.UNA.
+        if (seqGt(s[SND_NXT], s[SND_UNA])) s[SND_NXT] = s[SND_UNA];
       }
     }
     if (window === 0) this.#armPersistIfNeeded();
@@ -1096,8 +1142,8 @@ export class TcpConnection {
   }
 
   /** SND.UNA moves to `ack`: free the acknowledged bytes, take an RTT sample, grow cwnd. */
-  #ackAdvance(ack: number, seg: TcpSegment): void {
-    const s = this.#s, c = this.counters, now = this.#host.clock[0];
+  #ackAdvance(seg: TcpSegment): void {
+    const s = this.#s, c = this.counters, now = this.#host.clock[0], ack = seg.v[SEG_ACK];
     const flight = this.#flight();
     let acked = seqDiff(s[SND_UNA], ack);
     const dataStart = this.#dataStart();
@@ -1114,7 +1160,7 @@ export class TcpConnection {
     // RTT (Karn: only a segment sent once): timed by the µs clock, not the ms timestamps.
     if (this.#rttTiming && seqGt(ack, s[RTT_SEQ])) {
       this.#rttTiming = false;
-      this.#rto.sample((now - this.#t[T_RTT]) / 1000);
+      this.#rto.sample(Math.round((now - this.#t[T_RTT]) / 1000)); // whole µs: a small integer
     }
     this.#rto.backoffs = 0;
     this.#keepAliveSent = 0;
@@ -1292,13 +1338,13 @@ export class TcpConnection {
     return pipe > 0 ? pipe : 0;
   }
 
-  /** The next hole at or after HighRxt below the highest SACKed byte, its start in `#edges[0]`. */
+  /** The next hole at or after HighRxt below the highest SACKed byte: its length; its start in `#s[OUT_SEQ]`. */
   #nextHole(): number {
     const s = this.#s, L = this.#sackLeft, R = this.#sackRight;
     let cur = seqGt(s[HIGH_RXT], s[SND_UNA]) ? s[HIGH_RXT] : s[SND_UNA];
     for (let i = 0; i < this.#sackCount; i++) {
       if (seqLt(cur, L[i])) {
-        this.#edges[0] = cur;
+        s[OUT_SEQ] = cur;
         return seqDiff(cur, L[i]);
       }
       if (seqLt(cur, R[i])) cur = R[i];
@@ -1330,8 +1376,8 @@ export class TcpConnection {
     if (n < length) this.#wantWritable = true;
     if (n <= 0) return 0;
     const at = s[SND_END] & mask, first = Math.min(n, ring.length - at);
-    ring.set(data.subarray(offset, offset + first), at);
-    if (first < n) ring.set(data.subarray(offset + first, offset + n), 0);
+    copyIn(ring, at, data, offset, first);
+    if (first < n) copyIn(ring, 0, data, offset + first, n - first);
     s[SND_END] = seqAdd(s[SND_END], n);
     this.#schedule();
     return n;
@@ -1372,10 +1418,7 @@ export class TcpConnection {
     const s = this.#s;
     const right = seqAdd(s[RCV_NXT], this.#availableWindow());
     const grow = seqDiff(s[RCV_ADV], right);
-    if (
-      grow >= Math.min(this.#receiveBuffer >> 1, this.#ourMss) ||
-      seqDiff(s[RCV_NXT], s[RCV_ADV]) === 0 && grow > 0
-    ) {
+    if (grow >= Math.min(this.#receiveBuffer >> 1, this.#ourMss)) { // receiver SWS avoidance
       this.#ackNow = true;
       this.#schedule();
     }
@@ -1392,8 +1435,8 @@ export class TcpConnection {
     this.#scheduled = false;
     const st = this.#state;
     if (st === TcpState.CLOSED || st === TcpState.SYN_SENT) return;
-    if (st === TcpState.SYN_RECEIVED) {
-      if (this.#ackNow) this.#ackNow = false;
+    if (st === TcpState.SYN_RECEIVED) { // no data before the handshake ends; ACKs may go
+      if (this.#ackNow) this.#sendAck();
       return;
     }
     const s = this.#s;
@@ -1401,13 +1444,12 @@ export class TcpConnection {
     if (st !== TcpState.TIME_WAIT) {
       // SACK recovery: retransmit the holes first (RFC 6675 §5, NextSeg rule 1).
       if (this.#sackOk && this.#cc.inRecovery && this.#sackCount > 0) {
-        while (this.#pipe() + this.#mss <= this.#cc.ssthresh + this.#mss) {
+        while (this.#pipe() + this.#mss <= this.#cc.ssthresh) { // cwnd - pipe ≥ 1 SMSS
           const hole = this.#nextHole();
           if (hole <= 0) break;
-          const from = this.#edges[0];
           const n = Math.min(hole, this.#mss);
-          if (!this.#sendData(from, n, true)) break;
-          s[HIGH_RXT] = seqAdd(from, n);
+          if (!this.#sendData(OUT_SEQ, n, true)) break;
+          s[HIGH_RXT] = seqAdd(s[OUT_SEQ], n);
           this.counters.sackRetransmits++;
           sent = true;
         }
@@ -1453,7 +1495,7 @@ export class TcpConnection {
       if (n < this.#mss && !this.#noDelay && inFlight > 0) break; // Nagle
       const isLast = n === pending;
       const fin = isLast && this.#finQueued && this.#finAllowedState();
-      if (!this.#sendData(s[SND_NXT], n, false, fin)) break;
+      if (!this.#sendData(SND_NXT, n, false, fin)) break;
       sent = true;
       if (fin) break;
     }
@@ -1469,7 +1511,7 @@ export class TcpConnection {
   #sendFin(): void {
     const s = this.#s;
     if (s[SND_MAX] === s[SND_UNA]) this.#t[T_STALL] = this.#host.clock[0];
-    this.#emit(FIN | ACK, s[SND_END], 0, -1, -1, false, false);
+    this.#emit(FIN | ACK, SND_END, 0, -1, -1, false, false);
     const finEnd = seqAdd(s[SND_END], 1);
     s[SND_NXT] = finEnd;
     if (seqLt(s[SND_MAX], finEnd)) s[SND_MAX] = finEnd;
@@ -1478,8 +1520,10 @@ export class TcpConnection {
   }
 
   #afterFinSent(): void {
-    if (this.#state === TcpState.ESTABLISHED) this.#state = TcpState.FIN_WAIT_1;
-    else if (this.#state === TcpState.CLOSE_WAIT) {
+    if (this.#state === TcpState.ESTABLISHED) {
+      this.#state = TcpState.FIN_WAIT_1;
+      this.#host.tcpCounters.currEstab--;
+    } else if (this.#state === TcpState.CLOSE_WAIT) {
       this.#state = TcpState.LAST_ACK;
       this.#host.tcpCounters.currEstab--;
     }
@@ -1489,11 +1533,14 @@ export class TcpConnection {
    * Sends `length` bytes from sequence `seq` out of the send ring (a retransmission when
    * `retransmit`, or when it lies below SND.MAX). False when the device took nothing.
    */
-  #sendData(seq: number, length: number, retransmit: boolean, fin = false): boolean {
-    const s = this.#s, c = this.counters;
+  #sendData(from: number, length: number, retransmit: boolean, fin = false): boolean {
+    const s = this.#s, c = this.counters, seq = s[from];
     const again = retransmit || seqLt(seq, s[SND_MAX]);
     const flags = ACK | PSH | (fin ? FIN : 0);
-    if (!this.#emit(flags, seq, length, -1, -1, false, false)) return false;
+    this.#retransmitting = again;
+    const ok = this.#emit(flags, from, length, -1, -1, false, false);
+    this.#retransmitting = false;
+    if (!ok) return false;
     c.bytesSent += length;
     c.dataSegsOut++;
     if (again) {
@@ -1515,7 +1562,10 @@ export class TcpConnection {
       s[SND_MAX] = end;
     }
     if (fin) this.#afterFinSent();
-    if (this.#rtxKind !== RTX_RETRANSMIT && this.#rtxKind !== RTX_PROBE) this.#armRetransmit();
+    // The RTO starts when it is not running (RFC 6298 §5.1); the loss probe restarts with each
+    // new segment (RFC 8985 §7.2), so it fires a PTO after the last one: at a lost tail.
+    if (!again && this.#probeAllowed()) this.#armRetransmit();
+    else if (this.#rtxKind !== RTX_RETRANSMIT && this.#rtxKind !== RTX_PROBE) this.#armRetransmit();
     return true;
   }
 
@@ -1526,17 +1576,19 @@ export class TcpConnection {
     if (buffered > 0) {
       const n = Math.min(buffered, this.#mss);
       const fin = n === buffered && this.#finSent();
-      this.#sendData(s[SND_UNA], n, true, fin);
+      this.#sendData(SND_UNA, n, true, fin);
       if (seqLt(s[HIGH_RXT], seqAdd(s[SND_UNA], n))) s[HIGH_RXT] = seqAdd(s[SND_UNA], n);
     } else if (this.#finSent()) {
-      this.#emit(FIN | ACK, s[SND_END], 0, -1, -1, false, false);
+      this.#retransmitting = true;
+      this.#emit(FIN | ACK, SND_END, 0, -1, -1, false, false);
+      this.#retransmitting = false;
       this.counters.retransSegs++;
       this.#host.tcpCounters.retransSegs++;
     }
   }
 
   #sendAck(): void {
-    this.#emit(ACK, this.#s[SND_NXT], 0, -1, -1, false, false);
+    this.#emit(ACK, SND_NXT, 0, -1, -1, false, false);
   }
 
   /** The window we can offer: the buffer less what the application holds. */
@@ -1551,14 +1603,14 @@ export class TcpConnection {
    */
   #emit(
     flags: number,
-    seq: number,
+    from: number,
     dataLength: number,
     synWindow: number,
     windowScale: number,
     sackPermitted: boolean,
     timestamps: boolean,
   ): boolean {
-    const host = this.#host, s = this.#s, syn = synWindow >= 0;
+    const host = this.#host, s = this.#s, syn = synWindow >= 0, seq = s[from];
     let optLength: number;
     let blocks = 0;
     if (syn) {
@@ -1569,7 +1621,10 @@ export class TcpConnection {
         // Blocks only as many as fit beside the payload in one MSS (RFC 2018 §3).
         const room = dataLength > 0 ? (this.#mss - dataLength - 4) >> 3 : 4;
         const max = Math.min(this.#tsOk ? 3 : 4, room);
-        if (max > 0) blocks = r.writeSackBlocks(this.#edges, max);
+        if (max > 0) {
+          if (r.hasDuplicate) this.counters.dsackSent++;
+          blocks = r.writeSackBlocks(this.#edges, max);
+        }
       }
       optLength = (this.#tsOk ? 12 : 0) + (blocks > 0 ? 4 + 8 * blocks : 0);
     }
@@ -1615,15 +1670,18 @@ export class TcpConnection {
         timestamps && flags & ACK ? s[TS_RECENT] : 0,
       );
     } else if (optLength > 0) {
-      writeSegmentOptions(tv, at + 20, this.#tsOk ? tsVal : -1, s[TS_RECENT], this.#edges, blocks);
+      const ts = this.#tsOut;
+      ts[0] = tsVal;
+      ts[1] = s[TS_RECENT];
+      writeSegmentOptions(tv, at + 20, this.#tsOk ? ts : null, this.#edges, blocks);
       if (blocks > 0) this.counters.sackBlocksSent += blocks;
     }
-    if (dataLength > 0) {
-      const ring = this.#sendRing, from = seq & this.#sendMask;
+    if (dataLength > 0) { // from the send ring, in two pieces when it wraps
+      const ring = this.#sendRing, rv = this.#sendView, from = seq & this.#sendMask;
       const first = Math.min(dataLength, ring.length - from);
       const to = at + 20 + optLength;
-      td.set(ring.subarray(from, from + first), to);
-      if (first < dataLength) td.set(ring.subarray(0, dataLength - first), to + first);
+      copyBytes(ring, rv, from, td, tv, to, first);
+      if (first < dataLength) copyBytes(ring, rv, 0, td, tv, to + first, dataLength - first);
     }
     host.endSegment(at, length, this.localIp, this.remoteIp);
     if (flags & ACK) {
@@ -1633,7 +1691,7 @@ export class TcpConnection {
       if (this.#t[T_DELACK] !== Infinity) this.#t[T_DELACK] = Infinity;
     }
     this.counters.segsOut++;
-    host.tcpCounters.outSegs++;
+    if (!this.#retransmitting) host.tcpCounters.outSegs++; // Linux counts those apart
     return true;
   }
 
@@ -1661,11 +1719,11 @@ export class TcpConnection {
   #armRetransmit(): void {
     const now = this.#host.clock[0], rto = this.#rto.rtoUs * 1000;
     const st = this.#state;
-    if (
-      !this.#probeSent && this.#rto.srttUs > 0 && this.#rto.backoffs === 0 &&
-      !this.#cc.inRecovery && (st === TcpState.ESTABLISHED || st === TcpState.CLOSE_WAIT)
-    ) {
-      const pto = Math.max(2000 * this.#rto.srttUs, MIN_PROBE_NS);
+    if (this.#probeAllowed()) {
+      // One segment out: its ACK may be delayed (up to 200 ms, Linux's TCP_DELACK_MAX), so
+      // the probe waits for that too (RFC 8985 §7.2), and usually the RTO comes first.
+      let pto = Math.max(2000 * this.#rto.srttUs, MIN_PROBE_NS);
+      if (this.#flight() <= this.#mss) pto += MAX_DELAYED_ACK_NS;
       if (pto < rto) {
         this.#rtxKind = RTX_PROBE;
         this.#t[T_RTX] = now + pto;
@@ -1674,8 +1732,19 @@ export class TcpConnection {
       }
     }
     this.#rtxKind = RTX_RETRANSMIT;
-    this.#t[T_RTX] = now + rto;
+    // Never past the connect or user timeout: it is checked when the timer fires.
+    const limit = st === TcpState.SYN_SENT || st === TcpState.SYN_RECEIVED
+      ? this.#t[T_OPENED] + this.#connectTimeoutNs
+      : this.#t[T_STALL] + this.#userTimeoutNs;
+    this.#t[T_RTX] = limit > now && limit < now + rto ? limit : now + rto;
     this.#updateNext();
+  }
+
+  /** Whether a tail loss probe may be armed: RTT known, no backoff, no recovery, open. */
+  #probeAllowed(): boolean {
+    const st = this.#state;
+    return !this.#probeSent && this.#rto.srttUs > 0 && this.#rto.backoffs === 0 &&
+      !this.#cc.inRecovery && (st === TcpState.ESTABLISHED || st === TcpState.CLOSE_WAIT);
   }
 
   /** The probe: new data if the windows allow, else the last segment sent again. */
@@ -1688,14 +1757,15 @@ export class TcpConnection {
     const pending = seqDiff(s[SND_NXT], s[SND_END]);
     const room = this.#sndWnd - seqDiff(s[SND_UNA], s[SND_NXT]);
     if (pending > 0 && room > 0) {
-      this.#sendData(s[SND_NXT], Math.min(pending, room, this.#mss), false);
+      this.#sendData(SND_NXT, Math.min(pending, room, this.#mss), false);
     } else if (this.#sackCount > 0) {
       this.#retransmitHead(); // the tail was SACKed: the hole before it is what is missing
     } else {
       const buffered = seqDiff(s[SND_UNA], s[SND_END]);
       if (buffered > 0) {
-        const n = Math.min(buffered, this.#mss), from = seqAdd(s[SND_END], -n);
-        this.#sendData(from, n, true, this.#finSent());
+        const n = Math.min(buffered, this.#mss);
+        s[OUT_SEQ] = seqAdd(s[SND_END], -n);
+        this.#sendData(OUT_SEQ, n, true, this.#finSent());
       } else this.#retransmitHead(); // only the FIN is outstanding
     }
     this.#rtxKind = RTX_RETRANSMIT;
@@ -1778,7 +1848,10 @@ export class TcpConnection {
       c.retransSegs++;
       host.tcpCounters.retransSegs++;
       this.#rto.backoff();
+      this.#rttTiming = false; // Karn: no sample from a retransmitted SYN
+      this.#retransmitting = true;
       this.#sendSyn(st === TcpState.SYN_RECEIVED);
+      this.#retransmitting = false;
       this.#armRetransmit();
       return;
     }
@@ -1811,7 +1884,7 @@ export class TcpConnection {
     // The window may stay closed for ever while the peer answers (RFC 9293 MUST-?): probes go
     // on, backed off. The probe is the first byte the window refused.
     this.counters.zeroWindowProbes++;
-    this.#sendData(s[SND_UNA], 1, seqLt(s[SND_UNA], s[SND_MAX]));
+    this.#sendData(SND_UNA, 1, seqLt(s[SND_UNA], s[SND_MAX]));
     this.#rto.backoff();
     this.#rtxKind = RTX_PERSIST;
     this.#t[T_RTX] = host.clock[0] + this.#rto.rtoUs * 1000;
@@ -1829,7 +1902,8 @@ export class TcpConnection {
     this.#keepAliveSent++;
     this.counters.keepAliveProbes++;
     // SEG.SEQ = SND.NXT - 1, no data: the peer answers with an ACK (RFC 1122 §4.2.3.6).
-    this.#emit(ACK, seqAdd(this.#s[SND_NXT], -1), 0, -1, -1, false, false);
+    this.#s[OUT_SEQ] = seqAdd(this.#s[SND_NXT], -1);
+    this.#emit(ACK, OUT_SEQ, 0, -1, -1, false, false);
     this.#t[T_KEEP] = this.#host.clock[0] + this.#keepAliveIntervalNs;
   }
 
@@ -1882,6 +1956,13 @@ export class TcpConnection {
     this.#host.tcpRelease(this);
     this.onClose?.(reason);
   }
+}
+
+/** Copies `n` bytes of `src` into `ring`: small writes byte by byte, no view object made. */
+function copyIn(ring: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
+  if (n <= 256) { for (let i = 0; i < n; i++) ring[at + i] = src[from + i]; }
+  else if (from === 0 && n === src.length) ring.set(src, at);
+  else ring.set(src.subarray(from, from + n), at);
 }
 
 /** Sends an RST that belongs to no connection (internal). */

@@ -131,26 +131,27 @@ export function writeSynOptions(
 }
 
 /**
- * Writes the options of a segment after the handshake: NOP, NOP, timestamps (when `tsVal` ≥ 0),
- * then NOP, NOP and up to `blocks` SACK blocks from `edges` (left, right, ...; at most 3 with
- * timestamps, 4 without, to fit in 40 bytes). Returns the bytes written, a multiple of 4.
+ * Writes the options of a segment after the handshake: NOP, NOP, timestamps (when
+ * `timestamps` is given: [TSval, TSecr], 32-bit values kept in a typed array so no heap
+ * number is made per segment), then NOP, NOP and up to `blocks` SACK blocks from `edges`
+ * (left, right, ...; at most 3 with timestamps, 4 without, to fit in 40 bytes). Returns the
+ * bytes written, a multiple of 4.
  */
 export function writeSegmentOptions(
   view: DataView,
   at: number,
-  tsVal: number,
-  tsEcr: number,
+  timestamps: Uint32Array | null,
   edges: Uint32Array,
   blocks: number,
 ): number {
   let p = at;
-  if (tsVal >= 0) {
+  if (timestamps !== null) {
     view.setUint32(p, 0x0101080a); // NOP, NOP, timestamps (kind 8, length 10)
-    view.setUint32(p + 4, tsVal);
-    view.setUint32(p + 8, tsEcr);
+    view.setUint32(p + 4, timestamps[0]);
+    view.setUint32(p + 8, timestamps[1]);
     p += 12;
   }
-  const n = Math.min(blocks, tsVal >= 0 ? 3 : 4);
+  const n = Math.min(blocks, timestamps !== null ? 3 : 4);
   if (n > 0) {
     view.setUint32(p, (0x0101 << 16 | TcpOption.SACK << 8 | (2 + 8 * n)) >>> 0);
     p += 4;

@@ -91,17 +91,31 @@ export class TcpTable {
    * Where a tuple's probe starts: a multiply-xor mix seeded with the table's secret, so a remote
    * host cannot pick ports that pile up in one cluster (Linux keys inet_ehashfn the same way).
    */
-  #start(localIp: number, ports: number, remoteIp: number): number {
-    const k = this.#key;
+  #start(): number {
+    const k = this.#key, q = this.#q, localIp = q[0], ports = q[1], remoteIp = q[2];
     let h = Math.imul(localIp ^ k[0], 0x85ebca6b) ^ k[1];
     h = Math.imul(h ^ remoteIp ^ (h >>> 13), 0xc2b2ae35) ^ k[2];
     h = Math.imul(h ^ ports ^ (h >>> 16), 0x27d4eb2f) ^ k[3];
     return (h ^ (h >>> 15)) & this.#mask;
   }
 
-  /** Slot of the tuple, or -1. */
-  #slot(localIp: number, ports: number, remoteIp: number): number {
-    let i = this.#start(localIp, ports, remoteIp);
+  /**
+   * The tuple being looked up: local address, ports (local << 16 | remote), remote address.
+   * Passed in a typed array, not as arguments: above 2^30 a number argument is a heap object.
+   */
+  readonly #q = new Uint32Array(3);
+
+  #setQuery(localIp: number, localPort: number, remoteIp: number, remotePort: number): void {
+    const q = this.#q;
+    q[0] = localIp;
+    q[1] = localPort << 16 | remotePort;
+    q[2] = remoteIp;
+  }
+
+  /** Slot of the tuple in `#q`, or -1. */
+  #slot(): number {
+    const q = this.#q, localIp = q[0], ports = q[1], remoteIp = q[2];
+    let i = this.#start();
     for (let n = 0; n <= this.#mask; n++, i = (i + 1) & this.#mask) {
       const s = this.#state[i];
       if (s === FREE) return -1;
@@ -115,7 +129,8 @@ export class TcpTable {
 
   /** The value stored for the connection, or -1. */
   find(localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
-    const i = this.#slot(localIp >>> 0, (localPort << 16 | remotePort) >>> 0, remoteIp >>> 0);
+    this.#setQuery(localIp, localPort, remoteIp, remotePort);
+    const i = this.#slot();
     return i < 0 ? -1 : this.#value[i];
   }
 
@@ -127,18 +142,20 @@ export class TcpTable {
     remotePort: number,
     value: number,
   ): boolean {
-    const ports = (localPort << 16 | remotePort) >>> 0;
-    localIp >>>= 0;
-    remoteIp >>>= 0;
-    if (this.#used >= this.capacity || this.#slot(localIp, ports, remoteIp) >= 0) return false;
-    if (this.#used + this.#deleted >= (this.#mask + 1) * 3 / 4) this.#rehash();
-    let i = this.#start(localIp, ports, remoteIp);
+    this.#setQuery(localIp, localPort, remoteIp, remotePort);
+    if (this.#used >= this.capacity || this.#slot() >= 0) return false;
+    if (this.#used + this.#deleted >= (this.#mask + 1) * 3 / 4) {
+      this.#rehash();
+      this.#setQuery(localIp, localPort, remoteIp, remotePort);
+    }
+    let i = this.#start();
     while (this.#state[i] === USED) i = (i + 1) & this.#mask;
     if (this.#state[i] === DELETED) this.#deleted--;
+    const q = this.#q;
     this.#state[i] = USED;
-    this.#localIp[i] = localIp;
-    this.#remoteIp[i] = remoteIp;
-    this.#ports[i] = ports;
+    this.#localIp[i] = q[0];
+    this.#remoteIp[i] = q[2];
+    this.#ports[i] = q[1];
     this.#value[i] = value;
     this.#used++;
     return true;
@@ -146,7 +163,8 @@ export class TcpTable {
 
   /** Removes a connection; returns its value, or -1 when absent. */
   remove(localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
-    const i = this.#slot(localIp >>> 0, (localPort << 16 | remotePort) >>> 0, remoteIp >>> 0);
+    this.#setQuery(localIp, localPort, remoteIp, remotePort);
+    const i = this.#slot();
     if (i < 0) return -1;
     this.#state[i] = DELETED;
     this.#used--;
@@ -167,8 +185,12 @@ export class TcpTable {
     ]);
     this.#state.fill(FREE);
     this.#deleted = 0;
+    const q = this.#q;
     for (const [localIp, remoteIp, ports, value] of saved) {
-      let i = this.#start(localIp, ports, remoteIp);
+      q[0] = localIp;
+      q[1] = ports;
+      q[2] = remoteIp;
+      let i = this.#start();
       while (this.#state[i] === USED) i = (i + 1) & this.#mask;
       this.#state[i] = USED;
       this.#localIp[i] = localIp;

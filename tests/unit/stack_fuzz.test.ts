@@ -960,7 +960,7 @@ class Peer implements FrameReceiver {
     return this.#transport(data, view, ip, total);
   }
 
-  /** Checks the UDP or ICMP message of the whole IPv4 packet at `view[ip]`. */
+  /** Checks the UDP, ICMP or TCP message of the whole IPv4 packet at `view[ip]`. */
   #transport(data: Uint8Array, view: DataView, ip: number, total: number): string {
     const ihl = (data[ip] & 15) * 4, l4 = ip + ihl, l4Length = total - ihl, proto = data[ip + 9];
     const src = view.getUint32(ip + 12), dst = view.getUint32(ip + 16);
@@ -979,6 +979,14 @@ class Peer implements FrameReceiver {
       if (foldSum(sum16(view, l4, l4Length)) !== 0xffff) return "ICMP checksum";
       if (data[l4] !== 0 && data[l4] !== 3) return `ICMP type ${data[l4]}`;
       if (CHECK_MARTIANS && this.martian(dst)) return `ICMP to ${ipv4ToString(dst)}`;
+      return "";
+    }
+    if (proto === 6) { // no listener here: only RSTs answering stray segments (RFC 9293 §3.10.7.1)
+      if (l4Length !== 20 || (data[l4 + 12] >> 4) !== 5) return "TCP header";
+      const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 6 + 20;
+      if (foldSum(sum16(view, l4, 20, pseudo)) !== 0xffff) return "TCP checksum";
+      if (!(data[l4 + 13] & 0x04)) return "a TCP segment that is not an RST";
+      if (CHECK_MARTIANS && this.martian(dst)) return `TCP RST to ${ipv4ToString(dst)}`;
       return "";
     }
     return `IP protocol ${proto}`;

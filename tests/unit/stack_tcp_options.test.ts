@@ -38,7 +38,7 @@ Deno.test("segment options: timestamps and up to 3 SACK blocks, or 4 without tim
   const edges = new Uint32Array([10, 20, 0xfffffff0, 5, 100, 200, 300, 400]);
   const out = new Uint8Array(40), view = new DataView(out.buffer);
   const o = new TcpOptions();
-  const n = writeSegmentOptions(view, 0, 7, 9, edges, 4);
+  const n = writeSegmentOptions(view, 0, new Uint32Array([7, 9]), edges, 4);
   assert.equal(n, 12 + 4 + 24, "timestamps leave room for 3 blocks");
   o.parse(out, 0, n);
   assert.ok(o.hasTimestamp);
@@ -46,13 +46,13 @@ Deno.test("segment options: timestamps and up to 3 SACK blocks, or 4 without tim
   assert.equal(o.values[TS_ECR], 9);
   assert.equal(o.sackBlocks, 3);
   assert.deepEqual([...o.values.subarray(SACK_EDGES, SACK_EDGES + 6)], [...edges.subarray(0, 6)]);
-  const m = writeSegmentOptions(view, 0, -1, 0, edges, 4);
+  const m = writeSegmentOptions(view, 0, null, edges, 4);
   assert.equal(m, 36);
   o.parse(out, 0, m);
   assert.ok(!o.hasTimestamp);
   assert.equal(o.sackBlocks, 4);
   assert.deepEqual([...o.values.subarray(SACK_EDGES)], [...edges]);
-  assert.equal(writeSegmentOptions(view, 0, -1, 0, edges, 0), 0);
+  assert.equal(writeSegmentOptions(view, 0, null, edges, 0), 0);
 });
 
 Deno.test("odd option lists are read as Linux reads them (RFC 9293 MUST-6, MUST-7)", () => {
