@@ -274,6 +274,11 @@ export class ArpCache {
     return this.#nextDue;
   }
 
+  /** Writes {@linkcode ArpCache.nextDeadline} into `out[i]` (no heap number per poll). */
+  writeDeadline(out: Float64Array, i: number): void {
+    out[i] = this.#nextDue;
+  }
+
   /** Retries unresolved addresses that are due and gives up after the last try. */
   timers(actions: ArpActions): void {
     const nowNs = this.#clock[0];

@@ -410,7 +410,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
     const d = this.#deadlines;
     this.#reassembler.writeDeadline(d, 0);
     let next = d[0];
-    if (this.#arp.nextDeadline < next) next = this.#arp.nextDeadline;
+    this.#arp.writeDeadline(d, 0);
+    if (d[0] < next) next = d[0];
     const device = this.#device.nextDeadline();
     if (device < next) next = device;
     if (this.#dhcp !== null) {
@@ -711,10 +712,10 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
   }
 
   #tcpTimers(): void {
-    const conns = this.#tcpConns, now = this.clock[0];
+    const conns = this.#tcpConns;
     for (let i = 0; i < conns.length; i++) {
       const c = conns[i];
-      if (c !== null && c.nextDeadline <= now) c.timers();
+      if (c !== null) c.timers(); // returns at once when nothing is due
     }
   }
 

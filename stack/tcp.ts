@@ -610,8 +610,7 @@ export class TcpConnection {
   }
   /** Bytes written and not yet acknowledged. */
   get unacknowledged(): number {
-    const s = this.#s;
-    return seqDiff(this.#dataStart(), s[SND_END]);
+    return this.#buffered();
   }
   /** Room in the send buffer, bytes. */
   get writable(): number {
@@ -1106,11 +1105,11 @@ export class TcpConnection {
     if (
       this.#sackCount > 0 && !this.#cc.inRecovery &&
       this.#sackedBytes() > Math.min(2 * this.#mss, this.#flight() - this.#mss - 1) &&
-      this.#cc.lossDetected(s[SND_UNA], this.#flight(), s[SND_MAX]) === CongestionAction.RETRANSMIT
+      this.#cc.lossDetected(this.#ccSeq(), this.#flight()) === CongestionAction.RETRANSMIT
     ) {
       this.#enterRecovery();
     } else if (duplicate) {
-      const action = this.#cc.duplicateAck(ack, this.#flight(), s[SND_MAX]);
+      const action = this.#cc.duplicateAck(this.#ccSeq(), this.#flight());
       if (action === CongestionAction.RETRANSMIT) this.#enterRecovery();
     }
     // The send window (RFC 9293 §3.10.7.4, SND.WL1/WL2 guard against old segments).
@@ -1146,17 +1145,12 @@ export class TcpConnection {
     const s = this.#s, c = this.counters, now = this.#host.clock[0], ack = seg.v[SEG_ACK];
     const flight = this.#flight();
     let acked = seqDiff(s[SND_UNA], ack);
-    const dataStart = this.#dataStart();
-    // SYN and FIN take a sequence number each but no buffer byte.
-    let dataAcked = seqDiff(dataStart, ack);
-    if (dataAcked < 0) dataAcked = 0;
-    const buffered = seqDiff(dataStart, s[SND_END]);
-    if (dataAcked > buffered) dataAcked = buffered;
+    const buffered = this.#buffered();
     const wasSynAcked = seqGt(ack, s[ISS]) && s[SND_UNA] === s[ISS];
     if (wasSynAcked) acked--;
     s[SND_UNA] = ack;
     if (seqLt(s[SND_NXT], ack)) s[SND_NXT] = ack;
-    c.bytesAcked += dataAcked;
+    c.bytesAcked += buffered - this.#buffered();
     // RTT (Karn: only a segment sent once): timed by the µs clock, not the ms timestamps.
     if (this.#rttTiming && seqGt(ack, s[RTT_SEQ])) {
       this.#rttTiming = false;
@@ -1169,7 +1163,7 @@ export class TcpConnection {
     if (this.#sackCount > 0) this.#trimScoreboard();
     if (seqLt(s[HIGH_RXT], ack)) s[HIGH_RXT] = ack;
     if (this.#state !== TcpState.SYN_SENT && this.#state !== TcpState.SYN_RECEIVED) {
-      const action = this.#cc.ack(ack, acked > 0 ? acked : 0, flight);
+      const action = this.#cc.ack(this.#ccSeq(), acked > 0 ? acked : 0, flight);
       // A partial ACK: the next hole is lost too. With SACK, output() resends the holes.
       if (action === CongestionAction.RETRANSMIT && !this.#sackOk) this.#retransmitHead();
     }
@@ -1225,10 +1219,23 @@ export class TcpConnection {
     return this.#finQueued && seqGt(s[SND_MAX], s[SND_END]);
   }
 
-  /** The first sequence number of data: after the SYN. */
-  #dataStart(): number {
+  /** SND.UNA (the ACK just taken) and SND.MAX, where NewReno reads them. */
+  #ccSeq(): Uint32Array {
+    const q = this.#ccSeqs, s = this.#s;
+    q[0] = s[SND_UNA];
+    q[1] = s[SND_MAX];
+    return q;
+  }
+  readonly #ccSeqs = new Uint32Array(2);
+
+  /**
+   * Bytes in the send buffer: written and not yet acknowledged. The SYN and the FIN take a
+   * sequence number each, but no byte.
+   */
+  #buffered(): number {
     const s = this.#s;
-    return seqGt(s[SND_UNA], s[ISS]) ? s[SND_UNA] : seqAdd(s[ISS], 1);
+    const n = seqDiff(s[SND_UNA], s[SND_END]) - (s[SND_UNA] === s[ISS] ? 1 : 0);
+    return n > 0 ? n : 0;
   }
 
   /** Bytes outstanding (sent and unacknowledged). */
@@ -1864,7 +1871,7 @@ export class TcpConnection {
     }
     c.timeouts++;
     host.tcpCounters.timeouts++;
-    this.#cc.timeout(this.#flight(), s[SND_MAX]);
+    this.#cc.timeout(this.#ccSeq(), this.#flight());
     this.#rto.backoff();
     this.#rttTiming = false;
     // Go back to SND.UNA, skipping what the peer SACKed (as Linux). A SACK block at SND.UNA

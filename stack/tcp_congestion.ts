@@ -9,6 +9,11 @@
  */
 import { seqGe, seqGt } from "./tcp_seq.ts";
 
+// Where the methods read their sequence numbers: `seq[ACK]` is the ACK being processed (SND.UNA
+// after it), `seq[SND_MAX]` the highest sequence sent. A typed array, not arguments: V8 boxes a
+// number above 2^30 passed to a call that is not inlined, at every ACK.
+const ACK = 0, SND_MAX = 1;
+
 /** What the sender should do after an ACK. */
 export const CongestionAction = {
   /** Nothing beyond sending what the window now allows. */
@@ -31,8 +36,11 @@ export interface CongestionOptions {
  * @example
  * ```ts ignore
  * const cc = new NewReno(1460, iss);
- * if (ack === sndUna) action = cc.duplicateAck(ack, flight, sndMax);
- * else action = cc.ack(ack, seqDiff(sndUna, ack), flight); // modulo 2^32
+ * const seq = new Uint32Array(2); // [the ACK, SND.MAX]: no heap number per call
+ * seq[0] = ack;
+ * seq[1] = sndMax;
+ * if (ack === sndUna) action = cc.duplicateAck(seq, flight);
+ * else action = cc.ack(seq, seqDiff(sndUna, ack), flight); // modulo 2^32
  * if (action === CongestionAction.RETRANSMIT) retransmitFirstUnacked();
  * ```
  */
@@ -72,10 +80,11 @@ export class NewReno {
   }
 
   /**
-   * An ACK that advanced SND.UNA by `acked` bytes to `ack`; `flight` is what was outstanding
-   * before it. Returns a {@linkcode CongestionAction}.
+   * An ACK that advanced SND.UNA by `acked` bytes to `seq[0]` (`seq[1]`: SND.MAX); `flight`
+   * is what was outstanding before it. Returns a {@linkcode CongestionAction}.
    */
-  ack(ack: number, acked: number, flight: number): number {
+  ack(seq: Uint32Array, acked: number, flight: number): number {
+    const ack = seq[ACK];
     this.dupAcks = 0;
     if (this.inRecovery) {
       if (seqGe(ack, this.#recover[0])) { // a full ACK: recovery is over (RFC 6582 §3.2 step 3)
@@ -102,8 +111,12 @@ export class NewReno {
     return CongestionAction.NONE;
   }
 
-  /** A duplicate ACK for `ack` (RFC 5681 §2's definition). Returns a {@linkcode CongestionAction}. */
-  duplicateAck(ack: number, flight: number, sndMax: number): number {
+  /**
+   * A duplicate ACK (RFC 5681 §2's definition) for `seq[0]` (`seq[1]`: SND.MAX). Returns a
+   * {@linkcode CongestionAction}.
+   */
+  duplicateAck(seq: Uint32Array, flight: number): number {
+    const ack = seq[ACK];
     if (this.inRecovery) {
       this.cwnd += this.smss; // each further duplicate: a segment has left the network
       return CongestionAction.NONE;
@@ -112,21 +125,22 @@ export class NewReno {
     // Only when the ACK covers more than `recover`: otherwise these duplicates answer
     // retransmissions of an earlier loss (RFC 6582 §3.2 step 1, §4.1).
     if (!seqGt(ack, this.#recover[0])) return CongestionAction.NONE;
-    return this.#enter(flight, sndMax);
+    return this.#enter(flight, seq[SND_MAX]);
   }
 
   /**
    * Loss detected from SACK blocks (RFC 6675 §5's IsLost) rather than by counting duplicate
-   * ACKs. Enters recovery as the third duplicate ACK would, once `ack` reached `recover`: the
+   * ACKs; `seq` as for `ack`. Enters recovery as the third duplicate ACK would, once the ACK
+   * reached `recover`: the
    * scoreboard shows the loss is of new data, so the ambiguity RFC 6582 guards against is gone.
    * Returns a {@linkcode CongestionAction}.
    */
-  lossDetected(ack: number, flight: number, sndMax: number): number {
-    if (this.inRecovery || !seqGe(ack, this.#recover[0])) return CongestionAction.NONE;
-    return this.#enter(flight, sndMax);
+  lossDetected(seq: Uint32Array, flight: number): number {
+    if (this.inRecovery || !seqGe(seq[ACK], this.#recover[0])) return CongestionAction.NONE;
+    return this.#enter(flight, seq[SND_MAX]);
   }
 
-  #enter(flight: number, sndMax: number): number {
+  #enter(flight: number, sndMax: number): number { // private: inlined, no boxing
     this.dupAcks = this.#threshold;
     this.#recover[0] = sndMax;
     this.ssthresh = Math.max(flight >> 1, 2 * this.smss);
@@ -136,8 +150,12 @@ export class NewReno {
     return CongestionAction.RETRANSMIT;
   }
 
-  /** The retransmission timer expired with `flight` bytes outstanding (RFC 5681 §3.1). */
-  timeout(flight: number, sndMax: number): void {
+  /**
+   * The retransmission timer expired with `flight` bytes outstanding (RFC 5681 §3.1);
+   * `seq[1]` is SND.MAX.
+   */
+  timeout(seq: Uint32Array, flight: number): void {
+    const sndMax = seq[SND_MAX];
     this.ssthresh = Math.max(flight >> 1, 2 * this.smss);
     this.cwnd = this.smss; // the loss window
     this.inRecovery = false;
