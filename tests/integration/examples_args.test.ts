@@ -196,6 +196,28 @@ function cases(dir: string): Case[] {
       says: /--iface nosuch0: no interface nosuch0/,
       early: false,
     },
+    // fetch
+    { example: "fetch", args: ["--", "--ip", "10.0.0.2/24"], says: /give the URL to fetch/ },
+    {
+      example: "fetch",
+      args: ["--", "--ip", "10.0.0.2/24", "https://10.0.0.1/"],
+      says: /https:\/\/ is not here yet/,
+    },
+    {
+      example: "fetch",
+      args: ["--", "--ip", "10.0.0.2/24", "http://example.com/"],
+      says: /expected http:\/\/A\.B\.C\.D\[:PORT\]\/path \(an IPv4 address, no name lookup\)/,
+    },
+    {
+      example: "fetch",
+      args: ["--", "--ip", "10.0.0.2/24", "http://10.0.0.1/", "http://10.0.0.1/b"],
+      says: /unexpected argument "http:\/\/10\.0\.0\.1\/b"/,
+    },
+    {
+      example: "fetch",
+      args: ["--", "http://10.0.0.1/"],
+      says: /give --ip A\.B\.C\.D\/N, or --dhcp/,
+    },
   ];
 }
 

@@ -34,3 +34,23 @@ Deno.test("examples in net/ JSDoc import the public specifier, not internal path
     assert.deepEqual(internal, [], `${entry.name}: ${internal.join(" | ")}`);
   }
 });
+
+Deno.test("the README's TCP example runs as printed", async () => {
+  const readme = Deno.readTextFileSync(`${ROOT}/README.md`);
+  const section = readme.slice(readme.indexOf("### TCP"));
+  const code = section.slice(section.indexOf("```ts\n") + 6, section.indexOf("\n```", 6));
+  const file = Deno.makeTempFileSync({ suffix: ".ts" });
+  try {
+    Deno.writeTextFileSync(file, code.replaceAll("@deno-dpdk/dpdk/stack", `${ROOT}/stack/mod.ts`));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    assert.match(text, /^hello\nTIME-WAIT 10\.0\.0\.2:\d+ 10\.0\.0\.1:7 ts sack wscale:5,5 /);
+  } finally {
+    Deno.removeSync(file);
+  }
+});
