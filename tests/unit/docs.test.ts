@@ -38,7 +38,8 @@ Deno.test("examples in net/ JSDoc import the public specifier, not internal path
 Deno.test("the README's TCP example runs as printed", async () => {
   const readme = Deno.readTextFileSync(`${ROOT}/README.md`);
   const section = readme.slice(readme.indexOf("### TCP"));
-  const code = section.slice(section.indexOf("```ts\n") + 6, section.indexOf("\n```", 6));
+  const start = section.indexOf("```ts\n") + 6;
+  const code = section.slice(start, section.indexOf("\n```\n", start));
   const file = Deno.makeTempFileSync({ suffix: ".ts" });
   try {
     Deno.writeTextFileSync(file, code.replaceAll("@deno-dpdk/dpdk/stack", `${ROOT}/stack/mod.ts`));
