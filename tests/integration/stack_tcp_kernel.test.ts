@@ -161,6 +161,55 @@ Deno.test({
           console.log(`200 MB in ${s.toFixed(2)} s: ${(200 / s).toFixed(0)} MB/s`);
         });
 
+        await t.step(
+          "tshark reads a fault-free 100 MB transfer: no bad checksum, no retransmission, no zero window",
+          async () => {
+            const pcap = `${dir}/t.pcap`;
+            const dump = new Deno.Command("ip", {
+              args: [
+                "netns",
+                "exec",
+                v.ns,
+                "tcpdump",
+                "-i",
+                v.peer,
+                "-s",
+                "0",
+                "-B",
+                "65536",
+                "-w",
+                pcap,
+                "tcp",
+              ],
+              stdout: "null",
+              stderr: "piped",
+            }).spawn();
+            await new Promise((r) => setTimeout(r, 1000)); // tcpdump is listening
+            const r = inNs(
+              v.ns,
+              `curl -s -S --max-time 60 http://${v.dpdkIp}/bytes/${100 * MB} | sha256sum`,
+            );
+            assert.equal(r.stdout.slice(0, 64), patternSha(100 * MB), r.stderr);
+            await new Promise((r) => setTimeout(r, 500));
+            dump.kill("SIGINT");
+            const dumped = new TextDecoder().decode((await dump.output()).stderr);
+            const bad = run(
+              "tshark",
+              ...["-r", pcap, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE"],
+              "-Y",
+              "tcp.checksum.status == 0 || ip.checksum.status == 0 || " +
+                "tcp.analysis.retransmission || tcp.analysis.spurious_retransmission || " +
+                "tcp.analysis.zero_window || tcp.analysis.window_full",
+            );
+            assert.equal(bad.code, 0, bad.stderr);
+            assert.equal(bad.stdout.trim(), "", `tshark flagged:\n${bad.stdout.slice(0, 2000)}`);
+            const frames = Number(dumped.match(/(\d+) packets captured/)?.[1]);
+            console.log(`tshark read ${frames} frames: none flagged`);
+            assert.ok(frames > 70_000, dumped); // 100 MB is 69,000 full segments, and their ACKs
+            Deno.removeSync(pcap);
+          },
+        );
+
         await t.step("curl uploads 200 MB to host.ts: SHA-256 equal", () => {
           const start = performance.now();
           const r = inNs(
