@@ -350,6 +350,8 @@ const T_RTX = 0, T_DELACK = 1, T_KEEP = 2, T_WAIT = 3, T_RTT = 4, T_STALL = 5, T
 const T_OPENED = 7;
 
 const MAX_SACK_RANGES = 32;
+/** The send ring's first size; it grows to the send buffer as needed. */
+const INITIAL_SEND_RING = 64 * 1024;
 const MAX_RECEIVE_BUFFER = 16 << 20;
 
 /** The timer the retransmission deadline serves. */
@@ -412,9 +414,12 @@ export class TcpConnection {
 
   // Options and what was negotiated.
   readonly #receiveBuffer: number;
-  readonly #sendRing: Uint8Array;
-  readonly #sendView: DataView;
-  readonly #sendMask: number;
+  // The send ring starts small and doubles up to the send buffer as writes need it: a
+  // connection that sends little (most of a server's) never holds a megabyte.
+  #sendRing: Uint8Array;
+  #sendView: DataView;
+  #sendMask: number;
+  readonly #sendLimit: number;
   #reassembly: TcpReassembly | null = null;
   readonly #rto: RtoEstimator;
   #cc: NewReno;
@@ -484,8 +489,10 @@ export class TcpConnection {
     if (!(Number.isInteger(sb) && sb >= 1024 && sb <= 1 << 30)) {
       throw new RangeError(`TCP sendBuffer ${sb} must be in 1024..2^30`);
     }
-    let ring = 1024;
-    while (ring < sb) ring *= 2;
+    let limit = 1024;
+    while (limit < sb) limit *= 2;
+    this.#sendLimit = limit;
+    const ring = Math.min(limit, INITIAL_SEND_RING);
     this.#sendRing = new Uint8Array(ring);
     this.#sendView = new DataView(this.#sendRing.buffer);
     this.#sendMask = ring - 1;
@@ -614,7 +621,7 @@ export class TcpConnection {
   }
   /** Room in the send buffer, bytes. */
   get writable(): number {
-    return this.#sendRing.length - this.unacknowledged;
+    return this.#sendLimit - this.unacknowledged;
   }
   /** Bytes held out of order. */
   get outOfOrderBytes(): number {
@@ -1378,8 +1385,10 @@ export class TcpConnection {
         }`,
       );
     }
+    const buffered = this.unacknowledged;
+    if (buffered + length > this.#sendRing.length) this.#growSendRing(buffered + length);
     const s = this.#s, ring = this.#sendRing, mask = this.#sendMask;
-    const n = Math.min(length, ring.length - this.unacknowledged);
+    const n = Math.min(length, ring.length - buffered);
     if (n < length) this.#wantWritable = true;
     if (n <= 0) return 0;
     const at = s[SND_END] & mask, first = Math.min(n, ring.length - at);
@@ -1388,6 +1397,22 @@ export class TcpConnection {
     s[SND_END] = seqAdd(s[SND_END], n);
     this.#schedule();
     return n;
+  }
+
+  /** Doubles the send ring (up to the send buffer) until it holds `want` bytes. */
+  #growSendRing(want: number): void {
+    const old = this.#sendRing;
+    let size = old.length;
+    while (size < want && size < this.#sendLimit) size *= 2;
+    if (size === old.length) return;
+    const ring = new Uint8Array(size), mask = size - 1;
+    // Bytes live at (sequence number & mask): move the unacknowledged ones to their new places.
+    const s = this.#s, n = this.#buffered();
+    const from = seqAdd(s[SND_END], -n);
+    for (let i = 0; i < n; i++) ring[(from + i) & mask] = old[(from + i) & this.#sendMask];
+    this.#sendRing = ring;
+    this.#sendView = new DataView(ring.buffer);
+    this.#sendMask = mask;
   }
 
   /**
