@@ -34,6 +34,7 @@ const TEST_PACKAGES = [
   "python3", // Debian's /usr/bin/python3: raw-socket peers
   "dnsmasq-base", // a DHCP and DNS server for the stack's tests
   "curl", // an HTTP peer of the TCP tests
+  "openssl", // certificates for the TLS tests
 ];
 
 function have(cmd: string, args: string[] = ["--version"]): boolean {
