@@ -1901,3 +1901,48 @@ Deno.test("RFC 6675/RFC 8985: 20 MB through 5% loss both ways completes byte-exa
   assert.ok(c.lossProbes > 0 && c.lostRetransmits > 0, JSON.stringify(c));
   assert.ok(r.seconds < 30, `${r.seconds} s of virtual time`);
 });
+
+// ------------------------------------------------------------------ path MTU
+
+/** ICMP "fragmentation needed" (type 3 code 4, next-hop `mtu`) about `frame`, sent to A. */
+function fragmentationNeeded(frame: Uint8Array, mtu: number): Uint8Array {
+  const quoted = frame.subarray(14, 14 + 20 + 8);
+  const out = new Uint8Array(14 + 20 + 8 + quoted.length);
+  const v = new DataView(out.buffer);
+  out.set(MAC_A, 0);
+  out.set(MAC_B, 6);
+  v.setUint16(12, 0x0800);
+  v.setUint32(14, 0x45000000 | (out.length - 14));
+  v.setUint32(22, 0x40010000); // TTL 64, ICMP
+  v.setUint32(26, ip("10.0.0.2")); // the "router"
+  v.setUint32(30, ip("10.0.0.1"));
+  v.setUint16(24, ~foldSum(sum16(v, 14, 20)) & 0xffff);
+  v.setUint32(34, 0x03040000); // destination unreachable, fragmentation needed
+  v.setUint32(38, mtu); // unused 16 bits, then the next hop's MTU
+  out.set(quoted, 42);
+  v.setUint16(36, ~foldSum(sum16(v, 34, 8 + quoted.length)) & 0xffff);
+  return out;
+}
+
+Deno.test("RFC 1191 §6.5 / MUST-16: ICMP 'fragmentation needed' lowers the MSS; the data goes again in smaller segments", () => {
+  const bench = new Bench();
+  const { client, server } = open(bench);
+  const sink = new Sink(server);
+  // Beyond a "router" the path takes 576 bytes: bigger packets are dropped there.
+  bench.tapA.filter = (s) => s.frame.length - 14 <= 576;
+  const data = pattern(30_000, 4);
+  const from = bench.log.length;
+  client.write(data);
+  bench.settle();
+  const big = bench.since(from, "a").find((s) => s.payload > 0)!;
+  assert.ok(big.frame.length - 14 > 576);
+  injectFrame(bench, "a", fragmentationNeeded(big.frame, 576));
+  const after = bench.log.length;
+  bench.settle();
+  assert.equal(client.mss, 576 - 40 - 12, "MSS: the MTU less IP, TCP and the timestamps");
+  advance(bench, 2 * S);
+  assert.deepEqual(sink.data, data);
+  const sent = dataFrom(bench, "a", after);
+  assert.ok(sent.length > 0 && sent.every((s) => s.frame.length - 14 <= 576));
+  assert.equal(bench.a.counters.icmpErrorsDelivered, 1);
+});
