@@ -679,8 +679,12 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
     const payload = len - doff;
     const slot = this.#tcpTable.find(dst, seg.dstPort, src, seg.srcPort);
     if (slot >= 0) {
-      this.#tcpConns[slot]!.input(seg, data, l4 + doff, payload);
-      return;
+      const conn = this.#tcpConns[slot]!;
+      // A new SYN may take over a 4-tuple in TIME-WAIT; then the listener sees it below.
+      if (!conn.yieldsToSyn(seg)) {
+        conn.input(seg, data, l4 + doff, payload);
+        return;
+      }
     }
     const listener = this.#tcpListeners[seg.dstPort];
     const flags = seg.flags;

@@ -648,6 +648,24 @@ export class TcpConnection {
 
   // ----------------------------------------------------------------- opening
 
+  /**
+   * A SYN for this connection's 4-tuple while it is in TIME-WAIT (internal, from the stack):
+   * when its timestamp, or without timestamps its sequence number, is beyond the old
+   * connection's, the old one ends so a new one can open (RFC 6191, RFC 9293 §3.6.1; Linux
+   * does the same). Returns whether it ended.
+   */
+  yieldsToSyn(seg: TcpSegment): boolean {
+    if (this.#state !== TcpState.TIME_WAIT || (seg.flags & (SYN | ACK | RST | FIN)) !== SYN) {
+      return false;
+    }
+    const s = this.#s, o = seg.options;
+    const newer = this.#tsOk && o.hasTimestamp
+      ? seqGt(o.values[TS_VAL], s[TS_RECENT])
+      : seqGt(seg.v[SEG_SEQ], s[RCV_NXT]);
+    if (newer) this.#terminate("closed", "");
+    return newer;
+  }
+
   /** Sends the SYN of an active open (internal, from the stack). */
   open(): void {
     this.#state = TcpState.SYN_SENT;

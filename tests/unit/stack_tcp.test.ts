@@ -1946,3 +1946,29 @@ Deno.test("RFC 1191 §6.5 / MUST-16: ICMP 'fragmentation needed' lowers the MSS;
   assert.ok(sent.length > 0 && sent.every((s) => s.frame.length - 14 <= 576));
   assert.equal(bench.a.counters.icmpErrorsDelivered, 1);
 });
+
+Deno.test("RFC 6191 / RFC 9293 §3.6.1: a SYN with a newer timestamp takes over a 4-tuple in TIME-WAIT", () => {
+  const bench = new Bench();
+  const { client, server, listener } = open(bench);
+  server.close(); // the server closes first: its side ends in TIME-WAIT
+  bench.settle();
+  client.close();
+  bench.settle();
+  assert.equal(server.stateName, "TIME-WAIT");
+  const last = bench.log.filter((s) => s.from === "a").pop()!;
+  const lastTs = new DataView(last.options.buffer).getUint32(last.options.length - 8);
+  const from = bench.log.length;
+  bench.tapA.filter = () => false; // A has forgotten the connection: its RSTs would end TIME-WAIT
+  // An old duplicate SYN (older timestamp) gets no new connection: a challenge ACK.
+  const old = { srcPort: client.localPort, dstPort: 80, seq: last.seq + 1000, flags: F.SYN };
+  inject(bench, "b", { ...old, options: synOptions({ mss: 1460, ts: [lastTs - 10, 0] }) });
+  assert.equal(server.stateName, "TIME-WAIT");
+  assert.ok(!bench.since(from, "b").some((s) => s.flags & F.SYN));
+  // A newer one ends TIME-WAIT and opens a new connection (SYN-ACK, pending on the listener).
+  inject(bench, "b", { ...old, options: synOptions({ mss: 1460, ts: [lastTs + 10, 0] }) });
+  assert.equal(server.closeReason, "closed");
+  const synAck = bench.since(from, "b").find((s) => s.flags === (F.SYN | F.ACK));
+  assert.ok(synAck, "SYN-ACK for the new connection");
+  assert.equal(synAck.ack, u32(last.seq + 1001));
+  assert.equal(listener.pending, 1);
+});
