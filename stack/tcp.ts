@@ -347,7 +347,9 @@ const RTT_SEQ = 13, FIN_IN = 14, TS_OFFSET = 15, RXT_MARK = 16;
 const OUT_SEQ = 17;
 // Times, ns on the stack's clock (Float64Array).
 const T_RTX = 0, T_DELACK = 1, T_KEEP = 2, T_WAIT = 3, T_RTT = 4, T_STALL = 5, T_NEXT = 6;
-const T_OPENED = 7;
+const T_OPENED = 7, T_OOW_ACK = 8;
+/** Least time between ACKs answering out-of-window bare ACKs (Linux's tcp_invalid_ratelimit). */
+const OOW_ACK_INTERVAL_NS = 500_000_000;
 
 const MAX_SACK_RANGES = 32;
 /** The send ring's first size; it grows to the send buffer as needed. */
@@ -386,7 +388,7 @@ export class TcpConnection {
   readonly remotePort: number;
   #state: number = TcpState.CLOSED;
   readonly #s = new Uint32Array(18);
-  readonly #t = new Float64Array(8);
+  readonly #t = new Float64Array(9);
   /** Counters of this connection. */
   readonly counters: TcpConnectionCounters = zeroConnectionCounters();
   /** In-order data, in place: `data[offset, offset + length)`, valid during the call only. */
@@ -533,6 +535,7 @@ export class TcpConnection {
     s[TS_OFFSET] = (Math.random() * 4294967296) >>> 0;
     this.#t.fill(Infinity);
     this.#t[T_OPENED] = host.clock[0];
+    this.#t[T_OOW_ACK] = -Infinity;
     let scale = 0;
     while (scale < 14 && (65535 << scale) < rb) scale++;
     this.#rcvScale = this.#offerScale ? scale : 0;
@@ -884,7 +887,14 @@ export class TcpConnection {
       c.outOfWindow++;
       // A retransmitted FIN in TIME-WAIT is acknowledged and restarts the 2 MSL (§3.10.7.4).
       if (this.#state === TcpState.TIME_WAIT && flags & FIN) this.#enterTimeWait();
-      this.#ackNow = true;
+      // The answer is an ACK; to a bare ACK, at most one per 500 ms, so two ends that each
+      // find the other out of window cannot ping-pong ACKs for ever (Linux's
+      // tcp_invalid_ratelimit). Data is always answered: its sender needs the ACK.
+      const now = this.#host.clock[0];
+      if (segLen > 0 || now - this.#t[T_OOW_ACK] >= OOW_ACK_INTERVAL_NS) {
+        this.#t[T_OOW_ACK] = now;
+        this.#ackNow = true;
+      }
       // Data we already have: a D-SACK tells the sender its retransmission was spurious.
       if (length > 0 && this.#sackOk && seqLt(seq, s[RCV_NXT])) {
         this.#markDsack(seq, Math.min(length, seqDiff(seq, s[RCV_NXT])));
@@ -929,8 +939,8 @@ export class TcpConnection {
       s[TS_RECENT] = o.values[TS_VAL];
     }
     // ACK acceptability (RFC 5961 §5): not beyond what we sent, not older than the max window.
-    if (seqGt(ack, s[SND_MAX])) {
-      this.#ackNow = true;
+    if (seqGt(ack, s[SND_MAX])) { // acknowledges what we never sent: a (limited) challenge ACK
+      this.#challengeAck();
       return;
     }
     if (seqLt(ack, seqAdd(s[SND_UNA], -Math.max(this.#maxSndWnd, 1)))) {
@@ -1811,11 +1821,14 @@ export class TcpConnection {
     } else if (this.#sackCount > 0) {
       this.#retransmitHead(); // the tail was SACKed: the hole before it is what is missing
     } else {
-      const buffered = seqDiff(s[SND_UNA], s[SND_END]);
-      if (buffered > 0) {
-        const n = Math.min(buffered, this.#mss);
-        s[OUT_SEQ] = seqAdd(s[SND_END], -n);
-        this.#sendData(OUT_SEQ, n, true, this.#finSent());
+      // The last segment sent, again (RFC 8985 §7.3): never bytes not yet sent.
+      const finSent = this.#finSent();
+      const dataEnd = finSent ? s[SND_END] : s[SND_MAX];
+      const sent = seqDiff(s[SND_UNA], dataEnd) - (s[SND_UNA] === s[ISS] ? 1 : 0);
+      if (sent > 0) {
+        const n = Math.min(sent, this.#mss);
+        s[OUT_SEQ] = seqAdd(dataEnd, -n);
+        this.#sendData(OUT_SEQ, n, true, finSent);
       } else this.#retransmitHead(); // only the FIN is outstanding
     }
     this.#rtxKind = RTX_RETRANSMIT;

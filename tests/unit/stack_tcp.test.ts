@@ -1972,3 +1972,43 @@ Deno.test("RFC 6191 / RFC 9293 §3.6.1: a SYN with a newer timestamp takes over 
   assert.equal(synAck.ack, u32(last.seq + 1001));
   assert.equal(listener.pending, 1);
 });
+
+Deno.test("Linux tcp_invalid_ratelimit: out-of-window bare ACKs are answered at most once per 500 ms; data always", () => {
+  const bench = new Bench();
+  const { client } = open(bench);
+  bench.tapA.filter = () => false; // only the injected segments reach B
+  const old = rcvNxt(bench, "b") - 100_000; // far left of B's window
+  const from = bench.log.length;
+  for (let i = 0; i < 10; i++) inject(bench, "b", fromA(bench, client, { seq: old }));
+  assert.equal(bench.since(from, "b").length, 1, "one answer to ten");
+  bench.now += 501 * MS;
+  inject(bench, "b", fromA(bench, client, { seq: old }));
+  assert.equal(bench.since(from, "b").length, 2, "another after 500 ms");
+  const f2 = bench.log.length;
+  for (let i = 0; i < 3; i++) {
+    inject(
+      bench,
+      "b",
+      fromA(bench, client, { seq: old, payload: pattern(100), flags: F.ACK | F.PSH }),
+    );
+  }
+  assert.equal(bench.since(f2, "b").length, 3, "old data is always ACKed");
+});
+
+Deno.test("RFC 5961 §5.2: an ACK of data never sent is dropped and answered by a rate-limited challenge ACK", () => {
+  const bench = new Bench({}, { challengeAcksPerSecond: 2 });
+  const { client, server } = open(bench);
+  const sink = new Sink(server);
+  bench.tapA.filter = () => false;
+  const from = bench.log.length;
+  for (let i = 0; i < 5; i++) {
+    inject(bench, "b", {
+      ...fromA(bench, client, { seq: rcvNxt(bench, "b"), payload: pattern(10) }),
+      ack: sndNxt(bench, "b") + 5000,
+    });
+  }
+  assert.equal(sink.bytes, 0, "the data of such segments is not taken");
+  assert.equal(bench.since(from, "b").length, 2);
+  assert.equal(bench.b.tcpCounters.challengeAcks, 2);
+  assert.equal(bench.b.tcpCounters.challengeAcksLimited, 3);
+});
