@@ -66,6 +66,7 @@ export {
   TcpState,
 } from "./tcp.ts";
 export { TcpConn, TcpConnListener, tcpDuplex, TcpError } from "./tcp_stream.ts";
+export { TcpOptions } from "./tcp_options.ts";
 export { type DatagramReceiver, type UdpErrorReceiver, type UdpHost, UdpSocket } from "./udp.ts";
 export {
   DHCP_STATE_NAMES,

@@ -465,7 +465,7 @@ export class TcpConnection {
   readonly #edges = new Uint32Array(8);
   readonly #tsOut = new Uint32Array(2);
   /** The index in the stack's connection list (internal). */
-  slot = -1;
+  slot: number = -1;
 
   /** Made by the stack (internal). */
   constructor(
