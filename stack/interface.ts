@@ -10,6 +10,7 @@
 import { foldSum, parseIpv4, sum16 } from "../net/mod.ts";
 import { type ArpActions, ArpCache, type ArpOptions } from "./arp.ts";
 import { copyBytes } from "./bytes.ts";
+import { TokenBucket } from "./rate.ts";
 import type { Device, FrameReceiver } from "./device.ts";
 import { type UdpHost, UdpSocket } from "./udp.ts";
 import {
@@ -314,9 +315,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
    * by V8 at every call, this array is not.
    */
   readonly clock: Float64Array = new Float64Array(1);
-  #icmpTokens: number;
-  readonly #icmpRate: number;
-  #icmpRefill = 0;
+  readonly #icmpErrors: TokenBucket;
   #ipId = 0;
   /** Counters for every reason a frame was received, dropped or sent. */
   readonly counters: StackCounters = zeroCounters();
@@ -335,9 +334,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
   readonly #tcpDefaults: TcpConnectionOptions;
   readonly #isn = new IsnGenerator();
   readonly #segment = new TcpSegment();
-  #challengeTokens: number;
-  readonly #challengeRate: number;
-  #challengeRefill = 0;
+  readonly #challenges: TokenBucket;
 
   /** A host on `device` with the given address (or one from DHCP). */
   constructor(device: Device, options: StackOptions) {
@@ -388,12 +385,10 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
       const dhcpOptions = options.dhcp === true ? {} : options.dhcp;
       this.#dhcp = new DhcpClient(this, this.udp(68), dhcpOptions);
     }
-    this.#icmpRate = options.icmpErrorsPerSecond ?? 1000;
-    this.#icmpTokens = this.#icmpRate;
+    this.#icmpErrors = new TokenBucket(options.icmpErrorsPerSecond ?? 1000, this.clock);
     this.#tcpTable = new TcpTable({ connections: options.tcpConnections ?? 65536 });
     this.#tcpDefaults = options.tcp ?? {};
-    this.#challengeRate = options.challengeAcksPerSecond ?? 1000;
-    this.#challengeTokens = this.#challengeRate;
+    this.#challenges = new TokenBucket(options.challengeAcksPerSecond ?? 1000, this.clock);
   }
 
   /** The time (ns, the caller's clock) of the stack's next timer, Infinity when none. */
@@ -782,17 +777,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
 
   /** The challenge ACK rate limit (internal, TcpHost): a token bucket on the stack's clock. */
   challengeAllowed(): boolean {
-    const now = this.clock[0], elapsed = now - this.#challengeRefill;
-    if (elapsed > 0) {
-      this.#challengeTokens = Math.min(
-        this.#challengeRate,
-        this.#challengeTokens + elapsed * this.#challengeRate / 1e9,
-      );
-      this.#challengeRefill = now;
-    }
-    if (this.#challengeTokens < 1) return false;
-    this.#challengeTokens--;
-    return true;
+    return this.#challenges.take();
   }
 
   /** The TCP connection a quoted segment belongs to (ICMP errors, ARP failures), or null. */
@@ -1157,20 +1142,10 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
   /** ICMP destination unreachable (port) with the offending header + 8 bytes, rate-limited. */
   #portUnreachable(data: Uint8Array, view: DataView, ipAt: number, src: number): void {
     const c = this.counters;
-    // A token bucket refilled from the caller's clock: at most icmpRate per second.
-    const now = this.clock[0], elapsed = now - this.#icmpRefill;
-    if (elapsed > 0) {
-      this.#icmpTokens = Math.min(
-        this.#icmpRate,
-        this.#icmpTokens + elapsed * this.#icmpRate / 1e9,
-      );
-      this.#icmpRefill = now;
-    }
-    if (this.#icmpTokens < 1) {
+    if (!this.#icmpErrors.take()) {
       c.icmpRateLimited++;
       return;
     }
-    this.#icmpTokens--;
     const quoted = Math.min(((data[ipAt] & 0x0f) * 4) + 8, 576 - 28);
     const out = this.#startIp(src, PROTO_ICMP, 8 + quoted);
     if (out < 0) return;

@@ -51,6 +51,7 @@ import { Reassembler } from "../../stack/fragment.ts";
 import { Stack, type StackCounters } from "../../stack/interface.ts";
 import { MemoryPair } from "../../stack/memory.ts";
 import type { UdpSocket } from "../../stack/udp.ts";
+import { brokenIdentity, IDENTITIES } from "./_counter_identities.ts";
 
 const SEED = Number(Deno.env.get("STACK_FUZZ_SEED") ?? 0x57ac4);
 const FRAMES = Number(Deno.env.get("STACK_FUZZ_FRAMES") ?? 1_000_000);
@@ -76,41 +77,6 @@ const PORTS = [7, 5000, 5001, 6000, 68, 9, 53];
 // ------------------------------------------------------------------------ counter identities
 
 type Counter = keyof StackCounters;
-interface Identity {
-  left: Counter[];
-  right: Counter[];
-}
-
-/**
- * The identities the StackCounters JSDoc states (`a + b = c + d + ...` in backquotes): the test
- * checks what the documentation promises, and follows it when counters are added.
- */
-function documentedIdentities(): Identity[] {
-  const source = Deno.readTextFileSync(new URL("../../stack/interface.ts", import.meta.url));
-  const end = source.indexOf("export interface StackCounters");
-  const doc = source.slice(source.lastIndexOf("/**", end), end).replace(/\n\s*\*\s?/g, " ");
-  const side = (text: string) => text.split("+").map((s) => s.trim() as Counter);
-  return [...doc.matchAll(/`([\w\s+]+)=([\w\s+]+)`/g)].map((m) => ({
-    left: side(m[1]),
-    right: side(m[2]),
-  }));
-}
-
-const IDENTITIES = documentedIdentities();
-
-/** The first identity that does not hold, or "". */
-function brokenIdentity(c: StackCounters): string {
-  for (const { left, right } of IDENTITIES) {
-    let l = 0, r = 0;
-    for (const k of left) l += c[k];
-    for (const k of right) r += c[k];
-    if (l !== r) {
-      const terms = (ks: Counter[]) => ks.map((k) => `${k} (${c[k]})`).join(" + ");
-      return `${terms(left)} = ${l}, but ${terms(right)} = ${r}`;
-    }
-  }
-  return "";
-}
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 

@@ -53,10 +53,11 @@
 import assert from "node:assert/strict";
 import { foldSum, sum16 } from "../../net/checksum.ts";
 import type { Device, FrameReceiver } from "../../stack/device.ts";
-import { Stack, type StackCounters } from "../../stack/interface.ts";
+import { Stack } from "../../stack/interface.ts";
 import { type MemoryDevice, MemoryPair } from "../../stack/memory.ts";
 import type { TcpConnection, TcpListener } from "../../stack/tcp.ts";
 import { MAC_A, MAC_B } from "./_tcp_harness.ts";
+import { brokenIdentity } from "./_counter_identities.ts";
 
 const SEED = Number(Deno.env.get("TCP_FUZZ_SEED") ?? 0x7c9f5);
 const SEGMENTS = Number(Deno.env.get("TCP_FUZZ_SEGMENTS") ?? 1_000_000);
@@ -103,40 +104,6 @@ const STATE_NAMES = new Set([
   "LAST-ACK",
   "TIME-WAIT",
 ]);
-
-// ------------------------------------------------------------------------ counter identities
-
-type Counter = keyof StackCounters;
-interface Identity {
-  left: Counter[];
-  right: Counter[];
-}
-
-/** The identities the StackCounters JSDoc states (as stack_fuzz.test.ts reads them). */
-function documentedIdentities(): Identity[] {
-  const source = Deno.readTextFileSync(new URL("../../stack/interface.ts", import.meta.url));
-  const end = source.indexOf("export interface StackCounters");
-  const doc = source.slice(source.lastIndexOf("/**", end), end).replace(/\n\s*\*\s?/g, " ");
-  const side = (text: string) => text.split("+").map((s) => s.trim() as Counter);
-  return [...doc.matchAll(/`([\w\s+]+)=([\w\s+]+)`/g)].map((m) => ({
-    left: side(m[1]),
-    right: side(m[2]),
-  }));
-}
-const IDENTITIES = documentedIdentities();
-
-function brokenIdentity(c: StackCounters): string {
-  for (const { left, right } of IDENTITIES) {
-    let l = 0, r = 0;
-    for (const k of left) l += c[k];
-    for (const k of right) r += c[k];
-    if (l !== r) {
-      const terms = (ks: Counter[]) => ks.map((k) => `${k} (${c[k]})`).join(" + ");
-      return `${terms(left)} = ${l}, but ${terms(right)} = ${r}`;
-    }
-  }
-  return "";
-}
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const ipText = (n: number) => `${n >>> 24}.${n >>> 16 & 255}.${n >>> 8 & 255}.${n & 255}`;
