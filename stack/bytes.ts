@@ -37,3 +37,36 @@ export function copyViews(from: DataView, at: number, to: DataView, dest: number
   for (; i + 4 <= n; i += 4) to.setUint32(dest + i, from.getUint32(at + i, true), true);
   for (; i < n; i++) to.setUint8(dest + i, from.getUint8(at + i));
 }
+
+/**
+ * Copies `n` bytes between two buffers (as {@linkcode copyBytes} across buffers) and returns
+ * the unfolded Internet checksum sum of the bytes copied, as `sum16` would give it: the copy
+ * and the checksum in one pass. `n` odd is padded as the last bytes of a checksummed range.
+ */
+export function copySum(
+  src: Uint8Array,
+  srcView: DataView,
+  from: number,
+  dst: Uint8Array,
+  dstView: DataView,
+  to: number,
+  n: number,
+): number {
+  let sum = 0, i = 0;
+  for (const words = n - 3; i < words; i += 4) {
+    const w = srcView.getUint32(from + i);
+    dstView.setUint32(to + i, w);
+    sum += (w >>> 16) + (w & 0xffff);
+  }
+  for (; i + 1 < n; i += 2) {
+    const w = srcView.getUint16(from + i);
+    dstView.setUint16(to + i, w);
+    sum += w;
+  }
+  if (i < n) {
+    const b = src[from + i];
+    dst[to + i] = b;
+    sum += b << 8;
+  }
+  return sum;
+}

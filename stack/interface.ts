@@ -750,11 +750,18 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
   }
 
   /** Checksums and sends the segment (internal, TcpHost). */
-  endSegment(at: number, length: number, src: number, dst: number): void {
+  endSegment(
+    at: number,
+    length: number,
+    src: number,
+    dst: number,
+    summed: number,
+    partial: number,
+  ): void {
     const tv = this.#outView;
     const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + PROTO_TCP +
-      length;
-    tv.setUint16(at + 16, ~foldSum(sum16(tv, at, length, pseudo)) & 0xffff);
+      length + partial;
+    tv.setUint16(at + 16, ~foldSum(sum16(tv, at, summed, pseudo)) & 0xffff);
     this.#endIp();
   }
 

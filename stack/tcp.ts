@@ -24,7 +24,7 @@ import {
 } from "./tcp_options.ts";
 import { AddResult, TcpReassembly } from "./tcp_reassembly.ts";
 import { RtoEstimator } from "./tcp_rto.ts";
-import { copyBytes } from "./bytes.ts";
+import { copyBytes, copySum } from "./bytes.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./tcp_seq.ts";
 
 const FIN = TcpFlags.FIN, SYN = TcpFlags.SYN, RST = TcpFlags.RST, PSH = TcpFlags.PSH;
@@ -328,8 +328,18 @@ export interface TcpHost {
   readonly segmentData: Uint8Array;
   /** A DataView on `segmentData`. */
   readonly segmentView: DataView;
-  /** Computes the checksum over the segment at `at` and sends the packet. */
-  endSegment(at: number, length: number, src: number, dst: number): void;
+  /**
+   * Computes the checksum of the `length`-byte segment at `at` and sends the packet. Only its
+   * first `summed` bytes are read: `partial` is the sum of the rest (taken while copying it).
+   */
+  endSegment(
+    at: number,
+    length: number,
+    src: number,
+    dst: number,
+    summed: number,
+    partial: number,
+  ): void;
   /** The connection ended: free its table entry. */
   tcpRelease(connection: TcpConnection): void;
   /** The connection has something to send or a new timer: run it at the end of this poll. */
@@ -1736,14 +1746,27 @@ export class TcpConnection {
       writeSegmentOptions(tv, at + 20, this.#tsOk ? ts : null, this.#edges, blocks);
       if (blocks > 0) this.counters.sackBlocksSent += blocks;
     }
-    if (dataLength > 0) { // from the send ring, in two pieces when it wraps
+    // The payload from the send ring (in two pieces when it wraps), checksummed as it is copied;
+    // the header is summed by endSegment. A wrap at an odd byte sums the whole segment there.
+    const header = 20 + optLength;
+    let summed = length, payloadSum = 0;
+    if (dataLength > 0) {
       const ring = this.#sendRing, rv = this.#sendView, from = seq & this.#sendMask;
       const first = Math.min(dataLength, ring.length - from);
-      const to = at + 20 + optLength;
-      copyBytes(ring, rv, from, td, tv, to, first);
-      if (first < dataLength) copyBytes(ring, rv, 0, td, tv, to + first, dataLength - first);
+      const to = at + header;
+      if (first === dataLength) {
+        payloadSum = copySum(ring, rv, from, td, tv, to, first);
+        summed = header;
+      } else if ((first & 1) === 0) {
+        payloadSum = copySum(ring, rv, from, td, tv, to, first) +
+          copySum(ring, rv, 0, td, tv, to + first, dataLength - first);
+        summed = header;
+      } else {
+        copyBytes(ring, rv, from, td, tv, to, first);
+        copyBytes(ring, rv, 0, td, tv, to + first, dataLength - first);
+      }
     }
-    host.endSegment(at, length, this.localIp, this.remoteIp);
+    host.endSegment(at, length, this.localIp, this.remoteIp, summed, payloadSum);
     if (flags & ACK) {
       s[LAST_ACK_SENT] = s[RCV_NXT];
       this.#ackNow = false;
@@ -2049,7 +2072,7 @@ export function writeReset(
   tv.setUint16(at + 12, 5 << 12 | RST | (withAck ? ACK : 0));
   tv.setUint32(at + 14, 0);
   tv.setUint16(at + 18, 0);
-  host.endSegment(at, 20, localIp, remoteIp);
+  host.endSegment(at, 20, localIp, remoteIp, 20, 0);
   host.tcpCounters.outRsts++;
   host.tcpCounters.outSegs++;
 }

@@ -2012,3 +2012,22 @@ Deno.test("RFC 5961 §5.2: an ACK of data never sent is dropped and answered by 
   assert.equal(bench.b.tcpCounters.challengeAcks, 2);
   assert.equal(bench.b.tcpCounters.challengeAcksLimited, 3);
 });
+
+Deno.test("checksums stay right when a segment's payload wraps the send ring, at an odd byte or not", () => {
+  for (const first of [1001, 1000]) {
+    const bench = new Bench();
+    const { client, server } = open(bench);
+    const sink = new Sink(server);
+    const data = pattern(200_000, first);
+    // The ring starts at 64 KiB: odd writes move where the data wraps.
+    let at = 0;
+    for (const n of [first, 65_536 - first - 7, 7, 3, data.length]) {
+      at += client.write(data, at, Math.min(n, data.length - at));
+      advance(bench, 5 * MS);
+    }
+    advance(bench, 1 * S);
+    assert.deepEqual(sink.data, data);
+    assert.equal(bench.b.tcpCounters.inErrs, 0, "no segment had a bad checksum");
+    assert.equal(client.counters.retransSegs, 0);
+  }
+});
