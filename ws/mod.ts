@@ -1,0 +1,33 @@
+/**
+ * WebSocket (RFC 6455) over deno-dpdk's own TCP: a client whose received messages reach the
+ * application in place when they lie whole in one TCP segment, framing that reports every
+ * protocol error with its close code, and an allocation-free UTF-8 validator. Work in progress
+ * (the WebSocket/HTTPS issue): permessage-deflate, TLS (`wss://`), an HTTP client and a
+ * reconnect policy are still to come.
+ *
+ * ```ts
+ * import { MemoryPair, Stack } from "@deno-dpdk/dpdk/stack";
+ * import { WebSocketClient } from "@deno-dpdk/dpdk/ws";
+ *
+ * const pair = new MemoryPair();
+ * const stack = new Stack(pair.a, { address: "10.0.0.2/24" });
+ * const ws = new WebSocketClient(stack.connect("10.0.0.1", 8080), "ws://10.0.0.1:8080/feed");
+ * ws.onOpen = () => ws.send("subscribe");
+ * ws.onMessage = (data, offset, length, text) => {
+ *   // data[offset, offset + length) is the message, valid during the call
+ * };
+ * ```
+ *
+ * @module
+ */
+export { WebSocketClient, type WebSocketClientOptions, WebSocketState } from "./client.ts";
+export {
+  CloseCode,
+  FrameReader,
+  type FrameReaderOptions,
+  type FrameSink,
+  Opcode,
+  validCloseCode,
+  writeFrame,
+} from "./frame.ts";
+export { isUtf8, Utf8Validator } from "./utf8.ts";
