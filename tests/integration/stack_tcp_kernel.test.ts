@@ -140,8 +140,10 @@ Deno.test({
         await t.step("ss -tino in the namespace shows sack, ts and wscale negotiated", () => {
           const r = inNs(
             v.ns,
-            `curl -s --limit-rate 2M -o /dev/null http://${v.dpdkIp}/bytes/${5 * MB} & ` +
-              `sleep 1; ss -tino dst ${v.dpdkIp}; wait`,
+            `curl -s --limit-rate 1M -o /dev/null http://${v.dpdkIp}/bytes/${3 * MB} & ` +
+              // Wait for the connection (a loaded machine may take a moment), then look.
+              `for i in $(seq 100); do ss -tn dst ${v.dpdkIp} | grep -q ESTAB && break; ` +
+              `sleep 0.1; done; ss -tino dst ${v.dpdkIp}; wait`,
           );
           assert.match(r.stdout, /ESTAB/, r.stdout + r.stderr);
           assert.match(r.stdout, /\bts\b/);
