@@ -72,13 +72,15 @@ export interface Host {
 
 /**
  * Checks the options, starts the EAL (the user's arguments, or a TAP device; `--iface` adds an
- * af_packet port), opens the port and builds the stack. Mistakes exit through `cli`.
+ * af_packet port), opens the port and builds the stack. Mistakes exit through `cli`; the port
+ * is announced through `log` (a program whose output is data passes `console.error`).
  */
 export function openHost(
   cli: Cli,
   eal: string[],
   opts: NetOptions,
   stackOptions: Partial<StackOptions> = {},
+  log: (line: string) => void = console.log,
 ): Host {
   if ((opts.ip === undefined) === !opts.dhcp) {
     cli.usageError("give --ip A.B.C.D/N, or --dhcp to get an address from a DHCP server");
@@ -123,7 +125,7 @@ export function openHost(
     port: info.id,
   });
   const port = Port.open(info.id, { pool });
-  console.log(`Port ${port.id} (${port.driver} ${port.name}) MAC: ${port.mac}`);
+  log(`Port ${port.id} (${port.driver} ${port.name}) MAC: ${port.mac}`);
   const portDevice = new PortDevice(port);
   const injector = faulty(opts)
     ? new FaultInjector(portDevice, {

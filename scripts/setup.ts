@@ -35,6 +35,7 @@ const TEST_PACKAGES = [
   "dnsmasq-base", // a DHCP and DNS server for the stack's tests
   "curl", // an HTTP peer of the TCP tests
   "openssl", // certificates for the TLS tests
+  "python3-websockets", // a WebSocket server peer (run with /usr/bin/python3)
 ];
 
 function have(cmd: string, args: string[] = ["--version"]): boolean {

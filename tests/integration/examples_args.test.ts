@@ -218,6 +218,18 @@ function cases(dir: string): Case[] {
       args: ["--", "http://10.0.0.1/"],
       says: /give --ip A\.B\.C\.D\/N, or --dhcp/,
     },
+    // wscat
+    { example: "wscat", args: ["--", "--ip", "10.0.0.2/24"], says: /give the URL, like ws:\/\// },
+    {
+      example: "wscat",
+      args: ["--", "--ip", "10.0.0.2/24", "wss://10.0.0.1/"],
+      says: /wss:\/\/ is not here yet/,
+    },
+    {
+      example: "wscat",
+      args: ["--", "--ip", "10.0.0.2/24", "ws://10.0.0.1/", "--digest", "--quiet"],
+      says: /--digest and --quiet: choose one/,
+    },
   ];
 }
 

@@ -1,0 +1,171 @@
+// examples/wscat.ts over our stack on a veth against real WebSocket servers in a namespace:
+// Deno.upgradeWebSocket and Python's websockets (Debian's python3-websockets). Messages of
+// 0 B to 16 MiB, text and binary, arrive with their SHA-256 equal; lines from stdin are echoed;
+// a normal close exits 0; the same program with --kernel (Deno's own WebSocket) agrees.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { NEEDS_ROOT, ROOT, sh, vethNamespace } from "../helpers.ts";
+
+const SIZES = [0, 125, 126, 65536, 1 << 20, 16 << 20];
+
+/** The bytes a server sends as message `n` of size `size` (both servers agree). */
+function body(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 7 + size) & 255;
+  return out;
+}
+
+/** The lines `wscat --digest` should print: binary then text ("x" repeated) per size. */
+function expectedDigests(): string[] {
+  const lines: string[] = [];
+  let n = 0;
+  for (const size of SIZES) {
+    const hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+    lines.push(`${++n} binary ${size} ${hex(body(size))}`);
+    lines.push(`${++n} text ${size} ${hex(new TextEncoder().encode("x".repeat(size)))}`);
+  }
+  return lines;
+}
+
+const DENO_SERVER = `
+const sizes = ${JSON.stringify(SIZES)};
+const body = (size) => { const b = new Uint8Array(size); for (let i = 0; i < size; i++) b[i] = (i * 7 + size) & 255; return b; };
+Deno.serve({ port: 8080, hostname: Deno.args[0], onListen: () => console.log("listening") }, (req) => {
+  const { socket, response } = Deno.upgradeWebSocket(req);
+  socket.onopen = () => {
+    if (new URL(req.url).pathname === "/echo") return;
+    for (const n of sizes) { socket.send(body(n)); socket.send("x".repeat(n)); }
+    socket.close(1000, "done");
+  };
+  socket.onmessage = (e) => e.data === "bye" ? socket.close(1000, "bye") : socket.send(e.data);
+  return response;
+});
+`;
+
+const PYTHON_SERVER = `
+import asyncio, sys, websockets
+sizes = ${JSON.stringify(SIZES)}
+def body(size): return bytes((i * 7 + size) & 255 for i in range(size))
+async def handler(ws, path):
+    if path == "/echo":
+        async for m in ws:
+            if m == "bye": break
+            await ws.send(m)
+        return
+    for n in sizes:
+        await ws.send(body(n))
+        await ws.send("x" * n)
+async def main():
+    async with websockets.serve(handler, sys.argv[1], 8081, max_size=None):
+        print("listening", flush=True)
+        await asyncio.Future()
+asyncio.run(main())
+`;
+
+function spawnIn(ns: string, cmd: string[]): Deno.ChildProcess {
+  return new Deno.Command("ip", {
+    args: ["netns", "exec", ns, ...cmd],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function waitListening(child: Deno.ChildProcess): Promise<void> {
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const until = Date.now() + 20_000;
+  while (!seen.includes("listening") && Date.now() < until) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  reader.releaseLock();
+  if (!seen.includes("listening")) throw new Error(`server did not start: ${seen}`);
+}
+
+async function wscat(
+  args: string[],
+  stdin = "",
+): Promise<{ code: number; out: string; err: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-read",
+      "--allow-env",
+      "--allow-net", // for --kernel
+      `${ROOT}/examples/wscat.ts`,
+      ...args,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(stdin));
+  await w.close();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  return { code: out.code, out: dec.decode(out.stdout), err: dec.decode(out.stderr) };
+}
+
+Deno.test({
+  name:
+    "wscat.ts over DPDK against Deno.upgradeWebSocket and Python websockets: 0 B to 16 MiB, SHA-256 equal",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const v = vethNamespace(83);
+    sh("ip", "netns", "exec", v.ns, "ethtool", "-K", v.peer, "tx", "off");
+    const dir = Deno.makeTempDirSync();
+    const servers: Deno.ChildProcess[] = [];
+    try {
+      Deno.writeTextFileSync(`${dir}/server.js`, DENO_SERVER);
+      Deno.writeTextFileSync(`${dir}/server.py`, PYTHON_SERVER);
+      servers.push(spawnIn(v.ns, [Deno.execPath(), "run", "-A", `${dir}/server.js`, v.peerIp]));
+      servers.push(spawnIn(v.ns, ["/usr/bin/python3", `${dir}/server.py`, v.peerIp]));
+      for (const s of servers) await waitListening(s);
+      const ours = ["--", "--iface", v.host, "--ip", `${v.dpdkIp}/24`];
+      for (
+        const [name, port] of [["Deno.upgradeWebSocket", 8080], [
+          "Python websockets",
+          8081,
+        ]] as const
+      ) {
+        await t.step(
+          `${name}: every message byte-exact, then a normal close (exit 0)`,
+          async () => {
+            const r = await wscat([...ours, `ws://${v.peerIp}:${port}/`, "--digest"]);
+            assert.equal(r.code, 0, r.out + r.err);
+            assert.deepEqual(r.out.trim().split("\n"), expectedDigests());
+          },
+        );
+        await t.step(`${name}: lines from stdin are sent and echoed`, async () => {
+          const r = await wscat([...ours, `ws://${v.peerIp}:${port}/echo`], "hello\nκόσμε\nbye\n");
+          assert.equal(r.code, 0, r.out + r.err);
+          assert.deepEqual(r.out.trim().split("\n"), ["hello", "κόσμε"]);
+        });
+      }
+      await t.step("--kernel: Deno's own WebSocket prints the same digests", async () => {
+        sh("ip", "addr", "add", `${v.dpdkIp}/24`, "dev", v.host); // the kernel takes our address
+        try {
+          const r = await wscat(["--", "--kernel", `ws://${v.peerIp}:8080/`, "--digest"]);
+          assert.equal(r.code, 0, r.out + r.err);
+          assert.deepEqual(r.out.trim().split("\n"), expectedDigests());
+        } finally {
+          sh("ip", "addr", "del", `${v.dpdkIp}/24`, "dev", v.host);
+        }
+      });
+    } finally {
+      for (const s of servers) {
+        try {
+          s.kill("SIGKILL");
+          await s.output();
+        } catch { /* gone */ }
+      }
+      Deno.removeSync(dir, { recursive: true });
+      v.remove();
+    }
+  },
+});
