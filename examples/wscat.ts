@@ -11,7 +11,9 @@
  * and its SHA-256; `--quiet` counts messages and prints a rate at the end. `--kernel` runs the
  * same code over Deno's own `WebSocket` (the kernel's TCP) for comparison (add
  * `--allow-net`). With no EAL
- * arguments it creates a TAP interface, `dtap0`, like `host.ts`. `wss://` is not here yet.
+ * arguments it creates a TAP interface, `dtap0`, like `host.ts`. `wss://` runs TLS (`node:tls`)
+ * over the stack's connection, checking the server's certificate (`--ca FILE` adds a CA). There
+ * is no name lookup: a URL naming a host by name needs `--address A.B.C.D`.
  *
  * @module
  */
@@ -19,7 +21,7 @@ import { createHash } from "node:crypto";
 import { Eal, splitArgs } from "../mod.ts";
 import { ipv4ToString } from "../net/mod.ts";
 import { StackDriver } from "../stack/mod.ts";
-import { WebSocketClient } from "../ws/mod.ts";
+import { TlsStream, WebSocketClient } from "../ws/mod.ts";
 import { Cli, flag, repeated, seconds, value } from "./_cli.ts";
 import { DEFAULT_EAL, DEFAULT_TAP, NET_OPTIONS, NET_USAGE, openHost } from "./_net.ts";
 
@@ -27,7 +29,9 @@ const cli: Cli = new Cli(
   "wscat",
   "usage: wscat.ts [EAL args] -- (--ip A.B.C.D/N [--gateway A.B.C.D] | --dhcp) URL\n" +
     "                [--digest | --quiet] [--protocol P] [--header H] [--kernel] [--timeout S]\n" +
-    "  URL                 ws://A.B.C.D[:PORT]/path\n" +
+    "  URL                 ws://HOST[:PORT]/path or wss://HOST[:PORT]/path\n" +
+    "  --address A.B.C.D   where HOST is (there is no name lookup)\n" +
+    "  --ca FILE           trust this CA certificate (PEM) for wss://\n" +
     "  --digest            one line per message: number, text|binary, length, SHA-256\n" +
     "  --quiet             count messages; print the rate at the end\n" +
     "  --protocol P        offer subprotocol P (repeatable)\n" +
@@ -50,16 +54,31 @@ const opts = cli.parse(app, {
     value('a header like "Name: value"', (t) => /^[^:\s]+:\s?.*$/.test(t) ? t : undefined),
   ),
   timeout: seconds({ note: "0: never" }),
+  address: value("an IPv4 address", (t) => /^\d+\.\d+\.\d+\.\d+$/.test(t) ? t : undefined),
+  ca: value("a PEM file", (t) => t),
 }, 1);
 const url = cli.positionals[0];
 if (url === undefined) cli.usageError("give the URL, like ws://10.99.3.1:8080/path");
-if (url.startsWith("wss:")) {
-  cli.usageError("wss:// is not here yet (TLS is being built); use ws://");
-}
-const m = /^ws:\/\/(\d+\.\d+\.\d+\.\d+)(?::(\d+))?(\/[^\s]*)?$/.exec(url);
-if (m === null) cli.usageError(`${url}: expected ws://A.B.C.D[:PORT]/path (an IPv4 address)`);
+const m = /^(wss?):\/\/([^/:\s]+)(?::(\d+))?(\/\S*)?$/.exec(url);
+if (m === null) cli.usageError(`${url}: expected ws://HOST[:PORT]/path or wss://...`);
 if (opts.digest && opts.quiet) cli.usageError("--digest and --quiet: choose one");
-const port = m[2] === undefined ? 80 : Number(m[2]);
+const secure = m[1] === "wss", host = m[2];
+const port = m[3] === undefined ? (secure ? 443 : 80) : Number(m[3]);
+if (!(port >= 1 && port <= 65535)) cli.usageError(`port ${m[3]} is not in 1..65535`);
+const ip = opts.address ?? (/^\d+\.\d+\.\d+\.\d+$/.test(host) ? host : undefined);
+if (ip === undefined && !opts.kernel) {
+  cli.usageError(`${host}: there is no name lookup here; give --address A.B.C.D`);
+}
+if (opts.ca !== undefined && !secure) cli.usageError("--ca: only for wss://");
+if (opts.ca !== undefined && opts.kernel) {
+  cli.usageError("--ca with --kernel: Deno's WebSocket takes CAs from DENO_CERT=FILE instead");
+}
+let ca: string | undefined;
+try {
+  ca = opts.ca === undefined ? undefined : Deno.readTextFileSync(opts.ca);
+} catch (e) {
+  cli.usageError(`--ca ${opts.ca}: ${(e as Error).message}`);
+}
 const headers: Record<string, string> = {};
 for (const h of opts.header) {
   const colon = h.indexOf(":");
@@ -129,7 +148,9 @@ driver.start();
 await driver.ready();
 console.error(`wscat: ${ipv4ToString(stack.address)} → ${url}`);
 code = await new Promise<number>((resolve) => {
-  const ws = new WebSocketClient(stack.connect(m[1], port), url, {
+  const conn = stack.connect(ip!, port);
+  const transport = secure ? new TlsStream(conn, { servername: host, ca }) : conn;
+  const ws = new WebSocketClient(transport, url, {
     protocols: opts.protocol,
     headers,
   });

@@ -16,7 +16,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { TcpConnection } from "../stack/tcp.ts";
+import type { Transport } from "./transport.ts";
 import {
   CloseCode,
   FrameReader,
@@ -57,7 +57,7 @@ export const WebSocketState = {
 
 /** A WebSocket client on a TCP connection; see the module doc. */
 export class WebSocketClient implements FrameSink {
-  readonly #conn: TcpConnection;
+  readonly #conn: Transport;
   readonly #url: URL;
   readonly #options: WebSocketClientOptions;
   readonly #key: string;
@@ -91,8 +91,11 @@ export class WebSocketClient implements FrameSink {
    */
   onClose: ((code: number, reason: string, clean: boolean) => void) | null = null;
 
-  /** Starts the opening handshake on `conn` (open, or opening) for `url` (`ws://host[:port]/path`). */
-  constructor(conn: TcpConnection, url: string | URL, options: WebSocketClientOptions = {}) {
+  /**
+   * Starts the opening handshake on `conn` (open, or opening: a stack `TcpConnection`, or a
+   * `TlsStream` for `wss://`) for `url` (`ws://host[:port]/path`).
+   */
+  constructor(conn: Transport, url: string | URL, options: WebSocketClientOptions = {}) {
     this.#conn = conn;
     this.#url = new URL(url);
     if (this.#url.protocol !== "ws:" && this.#url.protocol !== "wss:") {
@@ -110,7 +113,8 @@ export class WebSocketClient implements FrameSink {
     conn.onWritable = () => this.#drain();
     conn.onClose = (reason) => {
       if (this.#state !== WebSocketState.CLOSED) {
-        this.#finish(CloseCode.ABNORMAL, `the TCP connection ended: ${reason}`, false);
+        const detail = conn.closeDetail ? ` (${conn.closeDetail})` : "";
+        this.#finish(CloseCode.ABNORMAL, `the connection ended: ${reason}${detail}`, false);
       }
     };
     if (conn.stateName === "ESTABLISHED") this.#sendRequest();

@@ -1,9 +1,9 @@
 /**
  * WebSocket (RFC 6455) over deno-dpdk's own TCP: a client whose received messages reach the
  * application in place when they lie whole in one TCP segment, framing that reports every
- * protocol error with its close code, and an allocation-free UTF-8 validator. Work in progress
- * (the WebSocket/HTTPS issue): permessage-deflate, TLS (`wss://`), an HTTP client and a
- * reconnect policy are still to come.
+ * protocol error with its close code, an allocation-free UTF-8 validator, and `wss://` through
+ * {@linkcode TlsStream} (`node:tls` over the connection). Work in progress (the WebSocket/HTTPS
+ * issue): permessage-deflate, an HTTP client and a reconnect policy are still to come.
  *
  * ```ts
  * import { MemoryPair, Stack } from "@deno-dpdk/dpdk/stack";
@@ -31,3 +31,5 @@ export {
   writeFrame,
 } from "./frame.ts";
 export { isUtf8, Utf8Validator } from "./utf8.ts";
+export { TlsStream, type TlsStreamOptions } from "./tls.ts";
+export type { Transport } from "./transport.ts";

@@ -222,8 +222,8 @@ function cases(dir: string): Case[] {
     { example: "wscat", args: ["--", "--ip", "10.0.0.2/24"], says: /give the URL, like ws:\/\// },
     {
       example: "wscat",
-      args: ["--", "--ip", "10.0.0.2/24", "wss://10.0.0.1/"],
-      says: /wss:\/\/ is not here yet/,
+      args: ["--", "--ip", "10.0.0.2/24", "wss://feed.test/"],
+      says: /feed\.test: there is no name lookup here; give --address A\.B\.C\.D/,
     },
     {
       example: "wscat",

@@ -30,7 +30,8 @@ function expectedDigests(): string[] {
 const DENO_SERVER = `
 const sizes = ${JSON.stringify(SIZES)};
 const body = (size) => { const b = new Uint8Array(size); for (let i = 0; i < size; i++) b[i] = (i * 7 + size) & 255; return b; };
-Deno.serve({ port: 8080, hostname: Deno.args[0], onListen: () => console.log("listening") }, (req) => {
+const tls = Deno.args[1] ? { cert: Deno.readTextFileSync(Deno.args[1]), key: Deno.readTextFileSync(Deno.args[2]) } : {};
+Deno.serve({ port: Deno.args[1] ? 8443 : 8080, hostname: Deno.args[0], ...tls, onListen: () => console.log("listening") }, (req) => {
   const { socket, response } = Deno.upgradeWebSocket(req);
   socket.onopen = () => {
     if (new URL(req.url).pathname === "/echo") return;
@@ -61,6 +62,56 @@ async def main():
         await asyncio.Future()
 asyncio.run(main())
 `;
+
+/** A test CA and a certificate for feed.test it signed, made with openssl in `dir`. */
+function makeCertificates(dir: string): void {
+  const run = (...args: string[]) => sh("openssl", ...args);
+  run(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=Test CA",
+    "-keyout",
+    `${dir}/ca.key`,
+    "-out",
+    `${dir}/ca.pem`,
+  );
+  run(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=feed.test",
+    "-keyout",
+    `${dir}/feed.key`,
+    "-out",
+    `${dir}/feed.csr`,
+  );
+  Deno.writeTextFileSync(`${dir}/ext`, "subjectAltName=DNS:feed.test\nbasicConstraints=CA:FALSE\n");
+  run(
+    "x509",
+    "-req",
+    "-in",
+    `${dir}/feed.csr`,
+    "-CA",
+    `${dir}/ca.pem`,
+    "-CAkey",
+    `${dir}/ca.key`,
+    "-CAcreateserial",
+    "-days",
+    "1",
+    "-extfile",
+    `${dir}/ext`,
+    "-out",
+    `${dir}/feed.pem`,
+  );
+}
 
 function spawnIn(ns: string, cmd: string[]): Deno.ChildProcess {
   return new Deno.Command("ip", {
@@ -125,6 +176,13 @@ Deno.test({
       Deno.writeTextFileSync(`${dir}/server.py`, PYTHON_SERVER);
       servers.push(spawnIn(v.ns, [Deno.execPath(), "run", "-A", `${dir}/server.js`, v.peerIp]));
       servers.push(spawnIn(v.ns, ["/usr/bin/python3", `${dir}/server.py`, v.peerIp]));
+      makeCertificates(dir);
+      servers.push(
+        spawnIn(v.ns, [
+          Deno.execPath(),
+          ...["run", "-A", `${dir}/server.js`, v.peerIp, `${dir}/feed.pem`, `${dir}/feed.key`],
+        ]),
+      );
       for (const s of servers) await waitListening(s);
       const ours = ["--", "--iface", v.host, "--ip", `${v.dpdkIp}/24`];
       for (
@@ -147,6 +205,33 @@ Deno.test({
           assert.deepEqual(r.out.trim().split("\n"), ["hello", "κόσμε"]);
         });
       }
+      await t.step(
+        "wss:// (TLS over our TCP) to Deno.serve with a test CA: byte-exact",
+        async () => {
+          const r = await wscat([
+            ...[...ours, "wss://feed.test:8443/", "--address", v.peerIp, "--ca", `${dir}/ca.pem`],
+            "--digest",
+          ]);
+          assert.equal(r.code, 0, r.out + r.err);
+          assert.deepEqual(r.out.trim().split("\n"), expectedDigests());
+        },
+      );
+      await t.step(
+        "wss:// refuses a certificate for another name, and one from an unknown CA",
+        async () => {
+          const wrong = await wscat([
+            ...[...ours, "wss://other.test:8443/", "--address", v.peerIp, "--ca", `${dir}/ca.pem`],
+          ]);
+          assert.equal(wrong.code, 1, wrong.out + wrong.err);
+          assert.match(
+            wrong.err,
+            /closed 1006 \(the connection ended: aborted \(TLS: .*(name|NotValidForName|altname)/i,
+          );
+          const unknown = await wscat([...ours, "wss://feed.test:8443/", "--address", v.peerIp]);
+          assert.equal(unknown.code, 1, unknown.out + unknown.err);
+          assert.match(unknown.err, /TLS: .*(issuer|UnknownIssuer|certificate)/i);
+        },
+      );
       await t.step("--kernel: Deno's own WebSocket prints the same digests", async () => {
         sh("ip", "addr", "add", `${v.dpdkIp}/24`, "dev", v.host); // the kernel takes our address
         try {
