@@ -154,7 +154,14 @@ code = await new Promise<number>((resolve) => {
     protocols: opts.protocol,
     headers,
   });
-  ws.onOpen = () => pumpStdin((l) => ws.send(l), () => ws.readyState === 1);
+  ws.onOpen = () => {
+    console.error(
+      `wscat: connected${ws.protocol ? `, subprotocol ${ws.protocol}` : ""}` +
+        (ws.deflate ? ", permessage-deflate" : "") +
+        (transport instanceof TlsStream ? `, ${transport.protocol}` : ""),
+    );
+    pumpStdin((l) => ws.send(l), () => ws.readyState === 1);
+  };
   ws.onMessage = (data, offset, length, text) =>
     received(data.subarray(offset, offset + length), text);
   ws.onClose = (closeCode, reason) => {

@@ -25,6 +25,7 @@ import {
   validCloseCode,
   writeFrame,
 } from "./frame.ts";
+import { InflateError, Inflater } from "./inflate.ts";
 import { isUtf8 } from "./utf8.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -41,6 +42,11 @@ export interface WebSocketClientOptions {
   maxMessage?: number;
   /** Largest response head accepted, bytes. Default: 16 KiB. */
   maxHead?: number;
+  /**
+   * Offer permessage-deflate (RFC 7692) so the server may compress; compressed messages are
+   * inflated (so not delivered in place). We send uncompressed. Default: true.
+   */
+  deflate?: boolean;
 }
 
 /** The states of a {@linkcode WebSocketClient}, as the WHATWG `WebSocket`'s `readyState`. */
@@ -68,8 +74,12 @@ export class WebSocketClient implements FrameSink {
   #headLength = 0;
   #state: number = WebSocketState.CONNECTING;
   #closeSent = false;
+  #inflater: Inflater | null = null;
+  #resetWindow = false; // server_no_context_takeover
   /** The subprotocol the server chose ("" for none). */
   protocol = "";
+  /** Whether permessage-deflate was negotiated (the server may compress what it sends). */
+  deflate = false;
   /** Messages received. */
   messagesIn = 0;
   /** Messages sent. */
@@ -137,6 +147,9 @@ export class WebSocketClient implements FrameSink {
       `Sec-WebSocket-Key: ${this.#key}`,
       "Sec-WebSocket-Version: 13",
     ];
+    if (this.#options.deflate ?? true) {
+      lines.push("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits");
+    }
     if (this.#options.protocols?.length) {
       lines.push(`Sec-WebSocket-Protocol: ${this.#options.protocols.join(", ")}`);
     }
@@ -207,21 +220,65 @@ export class WebSocketClient implements FrameSink {
       return `the server chose subprotocol ${protocol}, which was not offered`;
     }
     this.protocol = protocol;
-    if (headers.has("sec-websocket-extensions")) {
-      return `the server chose extensions that were not offered: ${
-        headers.get("sec-websocket-extensions")
-      }`;
+    const extensions = headers.get("sec-websocket-extensions");
+    return extensions === undefined ? "" : this.#takeExtensions(extensions);
+  }
+
+  /** The extensions the server chose: permessage-deflate when offered, with its parameters. */
+  #takeExtensions(text: string): string {
+    const [name, ...params] = text.split(";").map((p) => p.trim());
+    if (name !== "permessage-deflate" || !(this.#options.deflate ?? true) || text.includes(",")) {
+      return `the server chose extensions that were not offered: ${text}`;
     }
+    for (const param of params) {
+      const [key, value] = param.split("=").map((p) => p.trim());
+      if (key === "server_no_context_takeover" && value === undefined) this.#resetWindow = true;
+      else if (key === "client_no_context_takeover" && value === undefined) continue;
+      else if (
+        (key === "server_max_window_bits" || key === "client_max_window_bits") &&
+        /^(8|9|1[0-5])$/.test(value ?? "")
+      ) continue; // we inflate with the largest window and never compress
+      else return `permessage-deflate: a parameter we cannot take: ${param}`;
+    }
+    this.#inflater = new Inflater(this.#options.maxMessage ?? 64 << 20);
+    this.#reader.rsv1 = true;
+    this.deflate = true;
     return "";
   }
 
   // -------------------------------------------------------------- messages
 
   /** A whole message from the reader (FrameSink). */
-  message(opcode: number, data: Uint8Array, offset: number, length: number): void {
+  message(
+    opcode: number,
+    data: Uint8Array,
+    offset: number,
+    length: number,
+    compressed: boolean,
+  ): void {
     if (this.#state !== WebSocketState.OPEN && this.#state !== WebSocketState.CLOSING) return;
+    const text = opcode === Opcode.TEXT;
+    if (compressed) {
+      const inflater = this.#inflater!;
+      try {
+        length = inflater.inflate(data, offset, length);
+      } catch (e) {
+        const tooBig = e instanceof InflateError && e.message.includes("past");
+        return this.#fail(
+          tooBig ? CloseCode.MESSAGE_TOO_BIG : CloseCode.INVALID_PAYLOAD,
+          String(e),
+        );
+      } finally {
+        if (this.#resetWindow) inflater.reset();
+      }
+      data = inflater.output;
+      offset = 0;
+      if (text && !isUtf8(data, 0, length)) {
+        return this.#fail(CloseCode.INVALID_PAYLOAD, "text that is not UTF-8");
+      }
+    }
     this.messagesIn++;
-    this.onMessage?.(data, offset, length, opcode === Opcode.TEXT);
+    this.onMessage?.(data, offset, length, text);
   }
 
   /** A control frame from the reader (FrameSink). */

@@ -97,7 +97,8 @@ export class FrameReader {
   readonly #sink: FrameSink;
   readonly #max: number;
   readonly #masked: boolean;
-  readonly #rsv1: boolean;
+  /** RSV1 may mark a message compressed (set once permessage-deflate is negotiated). */
+  rsv1: boolean;
   readonly #checkUtf8: boolean;
   #state = HEADER;
   // The header being read when it spans pieces (at most 14 bytes).
@@ -125,7 +126,7 @@ export class FrameReader {
     this.#sink = sink;
     this.#max = options.maxMessage ?? 64 << 20;
     this.#masked = options.masked ?? false;
-    this.#rsv1 = options.rsv1 ?? false;
+    this.rsv1 = options.rsv1 ?? false;
     this.#checkUtf8 = options.validateUtf8 ?? true;
   }
 
@@ -240,7 +241,7 @@ export class FrameReader {
       if (!first && this.#messageOpcode === 0) {
         return this.#error(1002, "a continuation with no message"), -1;
       }
-      if ((rsv & 0x30) !== 0 || (rsv & 0x40 && (!this.#rsv1 || !first))) {
+      if ((rsv & 0x30) !== 0 || (rsv & 0x40 && (!this.rsv1 || !first))) {
         return this.#error(1002, "RSV bits not negotiated"), -1;
       }
       if (first) {

@@ -6,7 +6,11 @@ import assert from "node:assert/strict";
 import { Bench, MS, pattern, S } from "./_tcp_harness.ts";
 import { serveWebSocket } from "./_ws_server.ts";
 import { WebSocketClient, WebSocketState } from "../../ws/client.ts";
-import { Opcode } from "../../ws/frame.ts";
+import { Opcode, writeFrame } from "../../ws/frame.ts";
+import { createHash } from "node:crypto";
+
+const accept = (key: string) =>
+  createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
 
 interface Received {
   text: boolean;
@@ -192,4 +196,51 @@ Deno.test("subprotocols: offered, chosen; a choice not offered is refused", () =
   run(bench2);
   assert.equal(c2.closed[0]?.code, 1002);
   assert.match(c2.closed[0].reason, /subprotocol other, which was not offered/);
+});
+
+Deno.test("RFC 7692: permessage-deflate offered, accepted with server_no_context_takeover, compressed messages inflated", async () => {
+  const zlib = (await import("node:zlib")).default;
+  const bench = new Bench();
+  const sides = serveWebSocket(bench.b, 8080, {
+    answer: (key) =>
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      `Sec-WebSocket-Accept: ${accept(key)}\r\n` +
+      "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover",
+  });
+  const c = client(bench);
+  run(bench);
+  assert.ok(c.opened());
+  assert.ok(c.ws.deflate);
+  assert.match(
+    sides[0].request,
+    /\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits/,
+  );
+  const texts = ["hello hello hello", "κόσμε ".repeat(1000), ""];
+  for (const t of texts) {
+    const z = zlib.deflateRawSync(new TextEncoder().encode(t), {
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    });
+    const out = new Uint8Array(z.length + 14);
+    const n = writeFrame(out, 0, Opcode.TEXT, true, true, z, 0, z.length - 4, null);
+    sides[0].raw(out.subarray(0, n));
+  }
+  run(bench);
+  assert.deepEqual(c.got.map((g) => new TextDecoder().decode(g.bytes)), texts);
+  // Garbage marked compressed: 1007.
+  sides[0].raw(Uint8Array.of(0xc1, 3, 0xff, 0xff, 0xff));
+  run(bench);
+  assert.equal(c.closed[0]?.code, 1007);
+});
+
+Deno.test("RFC 7692: an extension the client did not offer is refused", () => {
+  const bench = new Bench();
+  serveWebSocket(bench.b, 8080, {
+    answer: (key) =>
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      `Sec-WebSocket-Accept: ${accept(key)}\r\nSec-WebSocket-Extensions: permessage-deflate`,
+  });
+  const c = client(bench, { deflate: false });
+  run(bench);
+  assert.equal(c.closed[0]?.code, 1002);
+  assert.match(c.closed[0].reason, /extensions that were not offered/);
 });
