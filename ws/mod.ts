@@ -1,9 +1,10 @@
 /**
  * WebSocket (RFC 6455) over deno-dpdk's own TCP: a client whose received messages reach the
  * application in place when they lie whole in one TCP segment, framing that reports every
- * protocol error with its close code, an allocation-free UTF-8 validator, and `wss://` through
- * {@linkcode TlsStream} (`node:tls` over the connection). Work in progress (the WebSocket/HTTPS
- * issue): permessage-deflate, an HTTP client and a reconnect policy are still to come.
+ * protocol error with its close code, an allocation-free UTF-8 validator, permessage-deflate
+ * (inflating with {@linkcode Inflater}), and `wss://` through {@linkcode TlsStream} (`node:tls`
+ * over the connection). Work in progress (the WebSocket/HTTPS issue): an HTTP client and a
+ * reconnect policy are still to come.
  *
  * ```ts
  * import { MemoryPair, Stack } from "@deno-dpdk/dpdk/stack";
@@ -31,5 +32,7 @@ export {
   writeFrame,
 } from "./frame.ts";
 export { isUtf8, Utf8Validator } from "./utf8.ts";
+export { InflateError, Inflater } from "./inflate.ts";
+export type { TcpCloseReason } from "../stack/tcp.ts";
 export { TlsStream, type TlsStreamOptions } from "./tls.ts";
 export type { Transport } from "./transport.ts";
