@@ -3,8 +3,9 @@
  * application in place when they lie whole in one TCP segment, framing that reports every
  * protocol error with its close code, an allocation-free UTF-8 validator, permessage-deflate
  * (inflating with {@linkcode Inflater}), and `wss://` through {@linkcode TlsStream} (`node:tls`
- * over the connection). Work in progress (the WebSocket/HTTPS issue): an HTTP client and a
- * reconnect policy are still to come.
+ * over the connection), and an HTTP/1.1 client ({@linkcode HttpClient}: keep-alive,
+ * Content-Length and chunked bodies) for REST snapshots. Work in progress (the WebSocket/HTTPS
+ * issue): a reconnect policy is still to come.
  *
  * ```ts
  * import { MemoryPair, Stack } from "@deno-dpdk/dpdk/stack";
