@@ -369,6 +369,12 @@ export class WebSocketClient implements FrameSink {
     this.#state = WebSocketState.CLOSING;
   }
 
+  /** Drops the connection at once, without the closing handshake (`onClose` gets 1006). */
+  abort(reason = "aborted by the application"): void {
+    this.#finish(CloseCode.ABNORMAL, reason, false);
+    this.#conn.abort();
+  }
+
   #sendClose(code: number, reason: Uint8Array): void {
     if (this.#closeSent) return;
     this.#closeSent = true;

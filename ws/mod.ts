@@ -4,8 +4,8 @@
  * protocol error with its close code, an allocation-free UTF-8 validator, permessage-deflate
  * (inflating with {@linkcode Inflater}), and `wss://` through {@linkcode TlsStream} (`node:tls`
  * over the connection), and an HTTP/1.1 client ({@linkcode HttpClient}: keep-alive,
- * Content-Length and chunked bodies) for REST snapshots. Work in progress (the WebSocket/HTTPS
- * issue): a reconnect policy is still to come.
+ * Content-Length and chunked bodies) for REST snapshots, and {@linkcode Reconnector} (backoff
+ * with jitter, a heartbeat) to stay connected.
  *
  * ```ts
  * import { MemoryPair, Stack } from "@deno-dpdk/dpdk/stack";

@@ -31,6 +31,8 @@ export interface ServerOptions {
   answer?: (key: string, request: string) => string;
   /** The subprotocol to choose. */
   protocol?: string;
+  /** Answer pings. Default: true. */
+  pong?: boolean;
 }
 
 /** Serves WebSocket on `port` of `stack`; returns the connections as they come. */
@@ -78,8 +80,9 @@ export function serveWebSocket(stack: Stack, port: number, options: ServerOption
       },
       control(opcode, data, offset, length) {
         const bytes = data.slice(offset, offset + length);
-        if (opcode === Opcode.PING) side.frame(Opcode.PONG, bytes);
-        else if (opcode === Opcode.PONG) side.pongs.push(bytes);
+        if (opcode === Opcode.PING) {
+          if (options.pong ?? true) side.frame(Opcode.PONG, bytes);
+        } else if (opcode === Opcode.PONG) side.pongs.push(bytes);
         else {
           side.closes.push(bytes);
           side.frame(Opcode.CLOSE, bytes); // echo, then close TCP first (RFC 6455 §7.1.1)
