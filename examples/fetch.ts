@@ -7,15 +7,20 @@
  *     (--ip 10.99.3.2/24 [--gateway 10.99.3.1] | --dhcp) URL [-o FILE] [--post FILE] \
  *     [--iface IFACE] [--loss P --reorder P --duplicate P --seed N] [--timeout S]
  *
- * With no EAL arguments it creates a TAP interface, `dtap0`, like `host.ts`. The URL's host is
- * an IPv4 address (`http://10.99.3.1:8000/file`). It exits 0 when the whole body arrived with
- * a 2xx status, 1 otherwise (the reason is printed: refused, timed out, unreachable, ...).
+ * With no EAL arguments it creates a TAP interface, `dtap0`, like `host.ts`. There is no name
+ * lookup: the URL's host is an IPv4 address (`http://10.99.3.1:8000/file`), or a name with
+ * `--address A.B.C.D`. `https://` runs TLS (`node:tls`) over the stack's connection, checking
+ * the certificate (`--ca FILE` adds a CA), and the HTTP/1.1 client of `ws/`. It exits 0 when
+ * the whole body arrived with a 2xx status, 1 otherwise (the reason is printed: refused, timed
+ * out, unreachable, a certificate refused, ...).
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { Eal, splitArgs, StopSignal } from "../mod.ts";
 import { ipv4ToString, parseIpv4 } from "../net/mod.ts";
+import { StackDriver } from "../stack/mod.ts";
+import { HttpClient, TlsStream } from "../ws/mod.ts";
 import { Cli, outputFile, seconds, value } from "./_cli.ts";
 import { DEFAULT_EAL, DEFAULT_TAP, faultNote, NET_OPTIONS, NET_USAGE, openHost } from "./_net.ts";
 
@@ -24,7 +29,9 @@ const cli: Cli = new Cli(
   "usage: fetch.ts [EAL args] -- (--ip A.B.C.D/N [--gateway A.B.C.D] | --dhcp) URL\n" +
     "                [-o FILE] [--post FILE] [--mtu N] [--iface IFACE]\n" +
     "                [--loss P] [--reorder P] [--duplicate P] [--seed N] [--timeout S]\n" +
-    "  URL                 http://A.B.C.D[:PORT]/path\n" +
+    "  URL                 http://HOST[:PORT]/path or https://HOST[:PORT]/path\n" +
+    "  --address A.B.C.D   where HOST is (there is no name lookup)\n" +
+    "  --ca FILE           trust this CA certificate (PEM) for https://\n" +
     "  -o, --output FILE   write the body there (default: count it only)\n" +
     "  --post FILE         send FILE as the body of a POST instead of a GET\n" +
     NET_USAGE +
@@ -39,21 +46,29 @@ const opts = cli.parse(app, {
   post: value("a file to send", (text) => text),
   timeout: seconds({ default: 120 }),
   "stats-interval": seconds({ default: 1, note: "0: none" }),
+  address: value("an IPv4 address", (t) => /^\d+\.\d+\.\d+\.\d+$/.test(t) ? t : undefined),
+  ca: value("a PEM file", (t) => t),
 }, 1);
 const url = cli.positionals[0];
 if (url === undefined) cli.usageError("give the URL to fetch, like http://10.99.3.1:8000/file");
-const m = /^http:\/\/(\d+\.\d+\.\d+\.\d+)(?::(\d+))?(\/[^\s]*)?$/.exec(url);
-if (m === null) {
-  cli.usageError(
-    url.startsWith("https:")
-      ? "https:// is not here yet (TLS comes with the WebSocket/HTTPS issue); use http://"
-      : `${url}: expected http://A.B.C.D[:PORT]/path (an IPv4 address, no name lookup)`,
-  );
+const m = /^(https?):\/\/([^/:\s]+)(?::(\d+))?(\/[^\s]*)?$/.exec(url);
+if (m === null) cli.usageError(`${url}: expected http://HOST[:PORT]/path or https://...`);
+const secure = m[1] === "https", host = m[2];
+const address = opts.address ?? (/^\d+\.\d+\.\d+\.\d+$/.test(host) ? host : undefined);
+if (address === undefined) {
+  cli.usageError(`${host}: there is no name lookup here; give --address A.B.C.D`);
 }
-const serverIp = parseIpv4(m[1]);
-const serverPort = m[2] === undefined ? 80 : Number(m[2]);
-if (!(serverPort >= 1 && serverPort <= 65535)) cli.usageError(`port ${m[2]} is not in 1..65535`);
-const path = m[3] ?? "/";
+if (opts.ca !== undefined && !secure) cli.usageError("--ca: only for https://");
+const serverIp = parseIpv4(address);
+const serverPort = m[3] === undefined ? (secure ? 443 : 80) : Number(m[3]);
+if (!(serverPort >= 1 && serverPort <= 65535)) cli.usageError(`port ${m[3]} is not in 1..65535`);
+const path = m[4] ?? "/";
+let ca: string | undefined;
+try {
+  ca = opts.ca === undefined ? undefined : Deno.readTextFileSync(opts.ca);
+} catch (e) {
+  cli.usageError(`--ca ${opts.ca}: ${(e as Error).message}`);
+}
 let body: Uint8Array | null = null;
 if (opts.post !== undefined) {
   try {
@@ -87,6 +102,7 @@ console.log(
   `fetch ${url} from ${ipv4ToString(stack.address)}${faultNote(opts)}` +
     (body ? `, posting ${body.length} bytes` : ""),
 );
+if (secure) await fetchSecure(); // exits
 
 // The response: the head is gathered, then the body goes to the file and the hash as it comes.
 const out = opts.output !== undefined
@@ -245,3 +261,45 @@ if (injector) console.log(`faults: ${JSON.stringify(injector.stats)}`);
 if (failure !== "") fail(failure);
 if (!(status >= 200 && status < 300)) fail(`HTTP status ${status}`);
 Eal.cleanup();
+
+/**
+ * https://: TLS (node:tls) over the stack's connection and the HTTP/1.1 client of ws/, which
+ * run on Deno's event loop, so a StackDriver polls the stack. The body comes whole.
+ */
+async function fetchSecure(): Promise<never> {
+  const driver = new StackDriver(stack);
+  driver.start();
+  const started = now();
+  const tls = new TlsStream(stack.connect(serverIp, serverPort), { servername: host, ca });
+  const http = new HttpClient(tls, serverPort === 443 ? host : `${host}:${serverPort}`);
+  const timer = setTimeout(() => tls.abort(), opts.timeout * 1000);
+  try {
+    const r = await http.request(
+      body ? "POST" : "GET",
+      path,
+      { "User-Agent": "deno-dpdk-fetch", Accept: "*/*", Connection: "close" },
+      body ?? undefined,
+    );
+    const s = (now() - started) / 1000;
+    console.log(`HTTP/1.1 ${r.status} ${r.statusText} (${r.body.length} bytes, ${tls.protocol})`);
+    if (opts.output !== undefined) Deno.writeFileSync(opts.output, r.body);
+    const moved = body ? body.length : r.body.length;
+    console.log(
+      `${(moved / 1e6).toFixed(3)} MB in ${s.toFixed(3)} s: ${
+        (moved / 1e6 / s).toFixed(1)
+      } MB/s, ` +
+        `sha256 ${createHash("sha256").update(r.body).digest("hex")}`,
+    );
+    http.close();
+    clearTimeout(timer);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the close_notify and FIN go
+    await driver.stop();
+    if (!(r.status >= 200 && r.status < 300)) fail(`HTTP status ${r.status}`);
+    Eal.cleanup();
+    Deno.exit(0);
+  } catch (e) {
+    clearTimeout(timer);
+    await driver.stop();
+    return fail(`${host}:${serverPort}: ${(e as Error).message}`);
+  }
+}

@@ -37,3 +37,11 @@ export { InflateError, Inflater } from "./inflate.ts";
 export type { TcpCloseReason } from "../stack/tcp.ts";
 export { TlsStream, type TlsStreamOptions } from "./tls.ts";
 export type { Transport } from "./transport.ts";
+export { HttpClient, HttpError, type HttpResponse } from "./http.ts";
+export {
+  Backoff,
+  type BackoffOptions,
+  type ReconnectEvent,
+  Reconnector,
+  type ReconnectorOptions,
+} from "./reconnect.ts";

@@ -200,13 +200,18 @@ function cases(dir: string): Case[] {
     { example: "fetch", args: ["--", "--ip", "10.0.0.2/24"], says: /give the URL to fetch/ },
     {
       example: "fetch",
-      args: ["--", "--ip", "10.0.0.2/24", "https://10.0.0.1/"],
-      says: /https:\/\/ is not here yet/,
+      args: ["--", "--ip", "10.0.0.2/24", "https://example.com/"],
+      says: /example\.com: there is no name lookup here; give --address A\.B\.C\.D/,
     },
     {
       example: "fetch",
-      args: ["--", "--ip", "10.0.0.2/24", "http://example.com/"],
-      says: /expected http:\/\/A\.B\.C\.D\[:PORT\]\/path \(an IPv4 address, no name lookup\)/,
+      args: ["--", "--ip", "10.0.0.2/24", "ftp://10.0.0.1/"],
+      says: /ftp:\/\/10\.0\.0\.1\/: expected http:\/\/HOST\[:PORT\]\/path or https:\/\//,
+    },
+    {
+      example: "fetch",
+      args: ["--", "--ip", "10.0.0.2/24", "http://10.0.0.1/", "--ca", "x.pem"],
+      says: /--ca: only for https:\/\//,
     },
     {
       example: "fetch",

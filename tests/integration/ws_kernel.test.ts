@@ -32,6 +32,9 @@ const sizes = ${JSON.stringify(SIZES)};
 const body = (size) => { const b = new Uint8Array(size); for (let i = 0; i < size; i++) b[i] = (i * 7 + size) & 255; return b; };
 const tls = Deno.args[1] ? { cert: Deno.readTextFileSync(Deno.args[1]), key: Deno.readTextFileSync(Deno.args[2]) } : {};
 Deno.serve({ port: Deno.args[1] ? 8443 : 8080, hostname: Deno.args[0], ...tls, onListen: () => console.log("listening") }, (req) => {
+  if (req.headers.get("upgrade") !== "websocket") { // GET /bytes/N for the HTTP(S) client
+    return new Response(body(Number(new URL(req.url).pathname.split("/")[2] ?? 0)));
+  }
   const { socket, response } = Deno.upgradeWebSocket(req);
   socket.onopen = () => {
     if (new URL(req.url).pathname === "/echo") return;
@@ -234,6 +237,31 @@ Deno.test({
           const unknown = await wscat([...ours, "wss://feed.test:8443/", "--address", v.peerIp]);
           assert.equal(unknown.code, 1, unknown.out + unknown.err);
           assert.match(unknown.err, /TLS: .*(issuer|UnknownIssuer|certificate)/i);
+        },
+      );
+      await t.step(
+        "fetch.ts https:// (TLS and HTTP/1.1 over our TCP): 5 MB byte-exact",
+        async () => {
+          const r = await new Deno.Command(Deno.execPath(), {
+            args: [
+              ...["run", "--allow-ffi", "--allow-read", "--allow-write", "--allow-env"],
+              `${ROOT}/examples/fetch.ts`,
+              ...ours,
+              ...["https://feed.test:8443/bytes/5000000", "--address", v.peerIp],
+              ...["--ca", `${dir}/ca.pem`, "-o", `${dir}/got.bin`],
+            ],
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const out = new TextDecoder().decode(r.stdout);
+          assert.equal(r.code, 0, out + new TextDecoder().decode(r.stderr));
+          const want = createHash("sha256").update(body(5_000_000)).digest("hex");
+          assert.match(out, new RegExp(`sha256 ${want}`));
+          assert.match(out, /HTTP\/1\.1 200 OK \(5000000 bytes, TLSv1\.3\)/);
+          assert.equal(
+            createHash("sha256").update(Deno.readFileSync(`${dir}/got.bin`)).digest("hex"),
+            want,
+          );
         },
       );
       await t.step("--kernel: Deno's own WebSocket prints the same digests", async () => {
