@@ -415,7 +415,7 @@ const CASES: Case[] = [
   },
 ];
 
-async function play(c: Case): Promise<string> {
+function play(c: Case): string {
   const bench = new Bench();
   const sides = serveWebSocket(bench.b, 8080, {
     echo: false,
@@ -478,11 +478,11 @@ async function play(c: Case): Promise<string> {
   return problems.join("; ");
 }
 
-Deno.test(`WebSocket conformance: ${CASES.length} cases from Autobahn's groups 1-7, 9, 12-13`, async () => {
+Deno.test(`WebSocket conformance: ${CASES.length} cases from Autobahn's groups 1-7, 9, 12-13`, () => {
   const report: string[] = [];
   let failed = 0;
   for (const c of CASES) {
-    const problem = await play(c);
+    const problem = play(c);
     if (problem !== "") failed++;
     report.push(
       `${c.id.padEnd(8)} ${problem === "" ? "PASS" : "FAIL"}  ${c.what}${
