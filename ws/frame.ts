@@ -278,7 +278,7 @@ export class FrameReader {
   /** Part of a frame's payload that cannot be delivered in place: into the right buffer. */
   #append(data: Uint8Array, at: number, n: number): void {
     if (this.#opcode >= 8) {
-      this.#control.set(data.subarray(at, at + n), this.#controlLength);
+      copy(data, at, this.#control, this.#controlLength, n);
       this.#controlLength += n;
       return;
     }
@@ -296,7 +296,7 @@ export class FrameReader {
       grown.set(this.#message.subarray(0, this.#messageLength));
       this.#message = grown;
     }
-    this.#message.set(data.subarray(at, at + n), this.#messageLength);
+    copy(data, at, this.#message, this.#messageLength, n);
     this.#messageLength = need;
   }
 
@@ -337,6 +337,12 @@ export class FrameReader {
     sink.message(mo, this.#message, 0, this.#messageLength, this.#compressed);
     this.#messageLength = 0;
   }
+}
+
+/** Copies `n` bytes; small pieces byte by byte, so no view object is made for them. */
+function copy(src: Uint8Array, from: number, dst: Uint8Array, to: number, n: number): void {
+  if (n <= 512) { for (let i = 0; i < n; i++) dst[to + i] = src[from + i]; }
+  else dst.set(src.subarray(from, from + n), to);
 }
 
 /**
@@ -383,7 +389,7 @@ export function writeFrame(
     p += 4;
     for (let i = 0; i < length; i++) out[p + i] = data[offset + i] ^ mask[i & 3];
   } else {
-    out.set(data.subarray(offset, offset + length), p);
+    copy(data, offset, out, p, length);
   }
   return p + length - at;
 }
