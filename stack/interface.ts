@@ -330,6 +330,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
   readonly #tcpListeners: (TcpListener | null)[] = new Array(65536).fill(null);
   // Filled by count, never emptied by `length = 0`: V8 would free and regrow its store.
   readonly #tcpRun: (TcpConnection | null)[] = [];
+  readonly #tcpOpening: TcpConnection[] = [];
   #tcpRunCount = 0;
   readonly #tcpDefaults: TcpConnectionOptions;
   readonly #isn = new IsnGenerator();
@@ -497,6 +498,10 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
    */
   poll(nowNs?: number): number {
     if (nowNs !== undefined) this.clock[0] = nowNs;
+    if (this.#tcpOpening.length > 0) {
+      for (const conn of this.#tcpOpening) conn.sendFirstSyn();
+      this.#tcpOpening.length = 0;
+    }
     this.#device.receive(this, this.clock);
     this.#arp.timers(this.#arpActions);
     this.#dhcp?.timers();
@@ -593,6 +598,7 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
     const conn = this.#tcpAdd(local, remote, port, { ...this.#tcpDefaults, ...options });
     if (conn === null) throw new RangeError("TCP connect: the connection table is full");
     conn.open();
+    this.#tcpOpening.push(conn); // its SYN goes at the next poll, once the clock is set
     return conn;
   }
 

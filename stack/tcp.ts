@@ -683,6 +683,15 @@ export class TcpConnection {
   open(): void {
     this.#state = TcpState.SYN_SENT;
     this.#host.tcpCounters.activeOpens++;
+  }
+
+  /**
+   * Sends the SYN (internal, from the stack's next poll after `open`): the poll has set the
+   * clock, so the connect timeout counts from a real time even when `connect` came first.
+   */
+  sendFirstSyn(): void {
+    if (this.#state !== TcpState.SYN_SENT) return; // closed meanwhile
+    this.#t[T_OPENED] = this.#host.clock[0];
     this.#timeSyn();
     this.#sendSyn(false);
     this.#armRetransmit();

@@ -2031,3 +2031,13 @@ Deno.test("checksums stay right when a segment's payload wraps the send ring, at
     assert.equal(client.counters.retransSegs, 0);
   }
 });
+
+Deno.test("connect() before the first poll: the SYN waits for the poll's clock, so an epoch clock does not time it out", () => {
+  const bench = new Bench();
+  bench.b.listen(80);
+  const client = bench.a.connect("10.0.0.2", 80); // the stacks' clocks still read 0
+  assert.equal(client.stateName, "SYN-SENT");
+  bench.now = 1.7e18; // a driver's first poll: nanoseconds since 1970
+  bench.settle();
+  assert.equal(client.stateName, "ESTABLISHED", client.closeDetail);
+});
