@@ -84,7 +84,11 @@ export class WebSocketClient implements FrameSink {
   messagesIn = 0;
   /** Messages sent. */
   messagesOut = 0;
-  /** A message, in place: `data[offset, offset + length)`, valid only during the call. */
+  /**
+   * A message, in place: `data[offset, offset + length)`, valid only during the call. Set it
+   * before the handshake ends: messages that came with the server's answer are delivered right
+   * after `onOpen`, in the same call.
+   */
   onMessage:
     | ((data: Uint8Array, offset: number, length: number, text: boolean) => void)
     | null = null;
