@@ -20,32 +20,57 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { DEFAULT_DATA_ROOM, Eal, Mempool, PacketBatch, Port, StopSignal } from "../mod.ts";
+import { type Mempool, PacketBatch, type Port, type StopSignal } from "../mod.ts";
 import { macToNumber, parseIpv4, writeUdpFrame } from "../net/mod.ts";
 import {
   type Device,
   type FrameReceiver,
-  PortDevice,
+  type PortDevice,
   Stack,
   type TcpConnection,
   TcpState,
 } from "../stack/mod.ts";
+import {
+  AF_PACKET_FRAME,
+  denoRunSelf,
+  headline,
+  isRoot,
+  type Latency,
+  type Load,
+  machineCpuMs,
+  machineInfo,
+  openAfPacketPort,
+  percentiles,
+  pollUntil,
+  result,
+  round2,
+  round3,
+  roundLatency,
+  runOnTestbed,
+  scriptArgs,
+  settle,
+  tableRow,
+  type Testbed,
+  vethSummary,
+} from "./_veth.ts";
 
-const NS = "ddtcpb";
-const HOST_IF = "ddt-h";
-const NS_IF = "ddt-n";
-const SERVER_IP = "10.99.6.1"; // the namespace's end: the kernel server
-const KERNEL_IP = "10.99.6.2"; // the host end of the veth: Deno.connect's source address
-const STACK_IP = "10.99.6.3"; // our stack (the kernel has no such address)
+const BED: Testbed = {
+  ns: "ddtcpb",
+  hostIf: "ddt-h",
+  nsIf: "ddt-n",
+  serverIp: "10.99.6.1", // the namespace's end: the kernel server
+  kernelIp: "10.99.6.2", // the host end of the veth: Deno.connect's source address
+  stackIp: "10.99.6.3", // our stack
+  ealPrefix: "tcpbench",
+};
+const { serverIp: SERVER_IP, stackIp: STACK_IP } = BED;
 const ECHO_PORT = 7, SINK_PORT = 9, SOURCE_PORT = 19, BLAST_PORT = 9999;
-const EAL_PREFIX = "tcpbench";
-const AF_PACKET_FRAME = 16384;
 /** Bulk data: byte i of a stream is i % 251, so a misplaced byte shows. */
 const PATTERN = 251;
 const CHUNK = PATTERN * 4096; // ~1 MB, a whole number of periods
 
 const { values: opts } = parseArgs({
-  args: Deno.args.includes("--") ? Deno.args.slice(Deno.args.indexOf("--") + 1) : Deno.args,
+  args: scriptArgs(),
   options: {
     role: { type: "string", default: "run" },
     seconds: { type: "string", default: "3" },
@@ -102,36 +127,6 @@ interface RawResult {
   notes: string[];
 }
 
-interface Latency {
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
-}
-
-function percentiles(samples: number[]): Latency {
-  const s = Float64Array.from(samples).sort();
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
-  let sum = 0;
-  for (let i = 0; i < s.length; i++) sum += s[i];
-  return {
-    p50: at(0.5),
-    p99: at(0.99),
-    p999: at(0.999),
-    max: s[s.length - 1],
-    mean: sum / s.length,
-  };
-}
-
-/** Busy (not idle, not iowait) CPU time of the whole machine, ms, from /proc/stat. */
-function machineCpuMs(): number {
-  const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
-  const f = line.trim().split(/\s+/).slice(1).map(Number);
-  const busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7]; // user nice system irq softirq steal
-  return busy * 10; // USER_HZ = 100
-}
-
 /**
  * CPU time of this process, ms (user + system, every thread): `Deno.cpuUsage()` where this Deno
  * has it (2.x has it at run time, without a type), else utime + stime of /proc/self/stat.
@@ -169,12 +164,6 @@ class Meter {
     };
   }
 }
-
-function result(line: unknown): void {
-  console.log(`RESULT ${JSON.stringify(line)}`);
-}
-
-const round2 = (x: number) => Math.round(x * 100) / 100;
 
 // ------------------------------------------------------------------ our stack (DPDK child)
 
@@ -220,31 +209,8 @@ class SniffingDevice implements Device, FrameReceiver {
 }
 
 function dpdkRole(): void {
-  Eal.init([
-    "-l",
-    "0",
-    "--no-huge",
-    "-m",
-    "512",
-    "--no-pci",
-    "--no-shconf",
-    `--file-prefix=${EAL_PREFIX}`,
-    "--log-level=error",
-    `--vdev=net_af_packet0,iface=${HOST_IF},framesz=${AF_PACKET_FRAME},blocksz=${AF_PACKET_FRAME}`,
-  ]);
-  const stop = StopSignal.trap(["SIGTERM", "SIGINT"]);
-  // net_af_packet reports no minimum buffer size but refuses buffers smaller than its frames.
-  const caps = Port.capabilities(0);
-  const dataRoom = Math.max(DEFAULT_DATA_ROOM, caps.minRxBufferSize + 128, AF_PACKET_FRAME + 128);
-  const pool = Mempool.create({
-    name: "tcpbench",
-    size: 2047,
-    cacheSize: 250,
-    dataRoomSize: dataRoom,
-    port: 0,
-  });
-  const port = Port.open(0, { pool });
-  const portDevice = new PortDevice(port);
+  const dpdk = openAfPacketPort(BED);
+  const { stop, pool, port, device: portDevice } = dpdk;
   const device = new SniffingDevice(portDevice);
   const stack = new Stack(device, { address: `${STACK_IP}/24` });
   const t0 = performance.now();
@@ -252,34 +218,25 @@ function dpdkRole(): void {
     stack.clock[0] = (performance.now() - t0) * 1e6;
     stack.poll();
   };
-  const settle = () => {
-    for (let i = 0; i < 200; i++) poll();
-  };
 
   /** Polls until `done()` or the time limit; throws with the connection's state on a hang. */
-  const pollUntil = (what: string, conn: TcpConnection, done: () => boolean, limitMs: number) => {
-    const end = performance.now() + limitMs;
-    let spins = 0;
-    while (!done()) {
-      poll();
-      if ((++spins & 1023) === 0) {
-        if (stop.requested) throw new Error("interrupted");
-        if (performance.now() > end) {
-          throw new Error(
-            `our stack: ${what}: no progress after ${limitMs} ms: ${conn.toString()}; ` +
-              `device ${JSON.stringify(portDevice.stats)}`,
-          );
-        }
-      }
-    }
-  };
+  const pollConn = (what: string, conn: TcpConnection, done: () => boolean, limitMs: number) =>
+    pollUntil(
+      poll,
+      stop,
+      done,
+      limitMs,
+      () =>
+        `our stack: ${what}: no progress after ${limitMs} ms: ${conn.toString()}; ` +
+        `device ${JSON.stringify(portDevice.stats)}`,
+    );
   const open = (tcpPort: number) => {
     const conn = stack.connect(SERVER_IP, tcpPort);
     let failed = "";
     conn.onClose = (reason) => {
       if (reason !== "closed") failed = `${reason} ${conn.closeDetail}`;
     };
-    pollUntil(
+    pollConn(
       `connect to ${tcpPort}`,
       conn,
       () => conn.state === TcpState.ESTABLISHED || failed !== "",
@@ -324,7 +281,7 @@ function dpdkRole(): void {
     }
     if (badEcho) notes.push(`our stack: ${badEcho} echoes came back different`);
     echo.close();
-    settle();
+    settle(poll);
     console.error(
       `tcp: ours, pass ${pass}: ping-pong p50 ${percentiles(samples).p50.toFixed(1)} µs ` +
         `(${echo.counters.retransSegs} retransmissions)`,
@@ -350,7 +307,7 @@ function dpdkRole(): void {
     };
     meter.start();
     src.write(header);
-    pollUntil("bulk receive", src, () => ended, 120000);
+    pollConn("bulk receive", src, () => ended, 120000);
     const c = src.counters;
     const rx = meter.stop(
       received,
@@ -359,7 +316,7 @@ function dpdkRole(): void {
     );
     if (received !== bulkBytes) notes.push(`our stack: received ${received} of ${bulkBytes} bytes`);
     if (rxBad) notes.push(`our stack: ${rxBad} deliveries with wrong bytes`);
-    settle();
+    settle(poll);
     console.error(`tcp: ours, pass ${pass}: receive ${rx.MBps.toFixed(0)} MB/s (${rx.info})`);
 
     // 2b. Bulk send: to the sink, which answers with the count and the bad-read count.
@@ -385,7 +342,7 @@ function dpdkRole(): void {
     sink.onWritable = pump;
     meter.start();
     pump();
-    pollUntil("bulk send", sink, () => reply >= 16, 120000);
+    pollConn("bulk send", sink, () => reply >= 16, 120000);
     const av = new DataView(answer.buffer);
     const sinkCount = Number(av.getBigUint64(0)), sinkBad = Number(av.getBigUint64(8));
     const k = sink.counters;
@@ -396,7 +353,7 @@ function dpdkRole(): void {
     if (sinkCount !== bulkBytes) notes.push(`our stack: the sink got ${sinkCount} of ${bulkBytes}`);
     if (sinkBad) notes.push(`our stack: the sink saw ${sinkBad} reads with wrong bytes`);
     sink.close();
-    settle();
+    settle(poll);
     console.error(`tcp: ours, pass ${pass}: send ${tx.MBps.toFixed(0)} MB/s (${tx.info})`);
     return { samples, rx, tx, notes };
   };
@@ -440,9 +397,7 @@ function dpdkRole(): void {
   result({ kind: "raw", ...raw });
   batch.close();
   drain.close();
-  portDevice.close();
-  port.close();
-  Eal.cleanup();
+  dpdk.close();
 }
 
 /**
@@ -747,92 +702,8 @@ threading.Event().wait()
 
 // ------------------------------------------------------------------ orchestration
 
-function sh(...args: string[]): string {
-  const out = new Deno.Command(args[0], { args: args.slice(1), stdout: "piped", stderr: "piped" })
-    .outputSync();
-  if (!out.success) throw new Error(`${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout);
-}
-
-function teardown(): void {
-  for (const args of [["ip", "link", "del", HOST_IF], ["ip", "netns", "del", NS]]) {
-    try {
-      sh(...args);
-    } catch { /* not there */ }
-  }
-  // The EAL creates its runtime directory even with --no-shconf.
-  try {
-    Deno.removeSync(`/var/run/dpdk/${EAL_PREFIX}`, { recursive: true });
-  } catch { /* not there */ }
-}
-
-function setup(): { nsMac: string } {
-  teardown();
-  sh("ip", "netns", "add", NS);
-  sh("ip", "link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF);
-  sh("ip", "link", "set", NS_IF, "netns", NS);
-  // No IPv6 chatter, and the kernel never forwards what arrives for our stack's address.
-  sh("sysctl", "-q", "-w", `net.ipv6.conf.${HOST_IF}.disable_ipv6=1`);
-  sh("sysctl", "-q", "-w", `net.ipv4.conf.${HOST_IF}.forwarding=0`);
-  sh("ip", "netns", "exec", NS, "sysctl", "-q", "-w", `net.ipv6.conf.${NS_IF}.disable_ipv6=1`);
-  sh("ip", "addr", "add", `${KERNEL_IP}/24`, "dev", HOST_IF);
-  sh("ip", "link", "set", HOST_IF, "up");
-  sh("ip", "-n", NS, "addr", "add", `${SERVER_IP}/24`, "dev", NS_IF);
-  sh("ip", "-n", NS, "link", "set", "lo", "up");
-  sh("ip", "-n", NS, "link", "set", NS_IF, "up");
-  // Whole checksums and MTU-sized segments from the namespace: what net_af_packet needs.
-  sh("ip", "netns", "exec", NS, "ethtool", "-K", NS_IF, "tx", "off", "tso", "off", "gso", "off");
-  const mac = sh("ip", "-n", NS, "-o", "link", "show", NS_IF).match(/link\/ether (\S+)/)![1];
-  return { nsMac: mac };
-}
-
-/** A child process with its stdout read line by line (its stderr goes to ours). */
-class Child {
-  readonly process: Deno.ChildProcess;
-  #reader: ReadableStreamDefaultReader<string>;
-  #buffered = "";
-  constructor(cmd: string, args: string[]) {
-    this.process = new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).spawn();
-    this.#reader = this.process.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  }
-  /** The next line, or null at the end of the output. */
-  async line(): Promise<string | null> {
-    while (!this.#buffered.includes("\n")) {
-      const { value, done } = await this.#reader.read();
-      if (done) {
-        const rest = this.#buffered;
-        this.#buffered = "";
-        return rest === "" ? null : rest;
-      }
-      this.#buffered += value;
-    }
-    const i = this.#buffered.indexOf("\n");
-    const line = this.#buffered.slice(0, i);
-    this.#buffered = this.#buffered.slice(i + 1);
-    return line;
-  }
-  /** Lines until one starts with `prefix`, returned without it (others go on to stderr). */
-  async until(prefix: string): Promise<string> {
-    for (;;) {
-      const line = await this.line();
-      if (line === null) throw new Error(`a child process ended before printing ${prefix}`);
-      if (line.startsWith(prefix)) return line.slice(prefix.length);
-      if (line.trim() !== "") console.error(line);
-    }
-  }
-  kill(): void {
-    try {
-      this.process.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }
-}
-
 function selfArgs(role: string, extra: string[] = []): string[] {
-  return [
-    "run",
-    "--allow-all",
-    new URL(import.meta.url).pathname,
-    "--",
+  return denoRunSelf(import.meta.url, [
     "--role",
     role,
     "--seconds",
@@ -846,73 +717,18 @@ function selfArgs(role: string, extra: string[] = []): string[] {
     "--passes",
     String(passes),
     ...extra,
-  ];
-}
-
-function cpuModel(): string {
-  try {
-    return Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ??
-      "unknown CPU";
-  } catch {
-    return "unknown CPU";
-  }
-}
-
-/** CPU time, ms, of this process and of its children that ended (utime, stime, cutime, cstime). */
-function ownAndChildrenCpuMs(): number {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
-  return (f[11] + f[12] + f[13] + f[14]) * 10;
-}
-
-/** Time the machine's CPUs spent on processes (user, nice, system) or lost to steal, ms. */
-function machineTaskMs(): number {
-  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
-    .map(Number);
-  return (f[0] + f[1] + f[2] + f[7]) * 10;
-}
-
-/** The machine's busy share over `ms` before the run: other work that would skew it. */
-async function backgroundLoad(ms: number): Promise<number> {
-  const m0 = machineCpuMs(), t = performance.now();
-  await new Promise((r) => setTimeout(r, ms));
-  return (machineCpuMs() - m0) / ((performance.now() - t) * navigator.hardwareConcurrency);
+  ]);
 }
 
 async function run(): Promise<void> {
-  if (Deno.uid() !== 0) {
-    console.error("TCP benchmark skipped: it needs root to create a network namespace");
-    return;
-  }
-  const children: Child[] = [];
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    for (const c of children) c.kill();
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  const spawn = (cmd: string, args: string[]) => {
-    const c = new Child(cmd, args);
-    children.push(c);
-    return c;
-  };
-  // A child that hangs is killed: the run stays bounded.
-  const watchdog = setTimeout(() => {
-    console.error("tcp: the run took over 5 minutes: stopping it");
-    onSignal();
-  }, 300000);
-  const background = await backgroundLoad(1000);
-  const runStart = performance.now(), machine0 = machineTaskMs(), own0 = ownAndChildrenCpuMs();
-  let others = 0;
+  if (!isRoot("TCP")) return;
   const ours: Pass[] = [], kernel: Pass[] = [];
   let raw: RawResult | undefined;
-  const { nsMac } = setup();
-  try {
+  const load = await runOnTestbed(BED, { tag: "tcp", limitMs: 300000 }, async (spawn, nsMac) => {
     const server = spawn("ip", [
       "netns",
       "exec",
-      NS,
+      BED.ns,
       "taskset",
       "-c",
       "1",
@@ -939,25 +755,8 @@ async function run(): Promise<void> {
     if (passes === 2) await kernelPass();
     server.kill();
     await server.process.status;
-    // What ran besides this benchmark (its children's time counts once they have ended).
-    others = ((machineTaskMs() - machine0) - (ownAndChildrenCpuMs() - own0)) /
-      ((performance.now() - runStart) * navigator.hardwareConcurrency);
-  } catch (e) {
-    for (const c of children) c.kill();
-    if (interrupted) {
-      console.error("tcp: interrupted");
-      teardown();
-      Deno.exit(130);
-    }
-    throw e;
-  } finally {
-    clearTimeout(watchdog);
-    for (const c of children) c.kill();
-    teardown();
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
-  }
-  report(ours, kernel, raw!, background, others);
+  });
+  report(ours, kernel, raw!, load);
 }
 
 /** The pass with the best rate of a direction (the machine's noise only ever slows a run). */
@@ -969,8 +768,7 @@ function report(
   ours: Pass[],
   kernel: Pass[],
   raw: RawResult,
-  background: number,
-  others: number,
+  load: Load,
 ): void {
   const latOurs = percentiles(ours.flatMap((p) => p.samples));
   const latKernel = percentiles(kernel.flatMap((p) => p.samples));
@@ -978,17 +776,9 @@ function report(
   const rxKernel = best(kernel, "rx"), txKernel = best(kernel, "tx");
   const rxShare = rxOurs.MBps / raw.rx.MBps, txShare = txOurs.MBps / raw.txMBps;
   const notes = [...ours, ...kernel].flatMap((p) => p.notes).concat(raw.notes);
-  const machine = {
-    cpu: cpuModel(),
-    cpus: navigator.hardwareConcurrency,
-    deno: Deno.version.deno,
-    v8: Deno.version.v8,
-    busy_before_run: round2(background),
-    other_load_during_run: round2(others),
-  };
+  const machine = machineInfo(load);
   if (opts.json) {
-    const r3 = (x: number) => Math.round(x * 1000) / 1000;
-    const lat = (l: Latency) => Object.fromEntries(Object.entries(l).map(([k, v]) => [k, r3(v)]));
+    const r3 = round3, lat = roundLatency;
     const transfer = (t: Transfer) => ({
       MBps: r3(t.MBps),
       cpu_ms_per_MB: r3(t.cpuMsPerMB),
@@ -1021,14 +811,11 @@ function report(
   }
   const f = (x: number, d = 1) => x.toFixed(d);
   const mb = f(bulkBytes / 1e6, 0);
+  console.log(headline("TCP", machine, load));
   console.log(
-    `\ndeno-dpdk TCP benchmark — ${machine.cpu}, ${machine.cpus} CPUs; Deno ${machine.deno}, ` +
-      `V8 ${machine.v8}; other load: ${f(background * 100, 0)}% of the CPUs busy before the ` +
-      `run, ${f(Math.max(0, others) * 100, 0)}% taken by other processes during it`,
-  );
-  console.log(
-    `veth ${HOST_IF} <-> namespace ${NS} (${NS_IF}: tx/tso/gso off); server: Python on kernel ` +
-      `sockets, TCP_NODELAY. ours: stack/ on net_af_packet (framesz ${AF_PACKET_FRAME}), ` +
+    `${
+      vethSummary(BED)
+    } server: Python on kernel sockets, TCP_NODELAY. ours: stack/ on net_af_packet (framesz ${AF_PACKET_FRAME}), ` +
       `busy-polled on CPU 0. kernel: Deno.connect + setNoDelay, on CPU 0 (taskset). ` +
       (passes === 2 ? "Order: kernel, ours, ours, kernel." : "Order: kernel, ours."),
   );
@@ -1076,12 +863,9 @@ function report(
     ],
   ];
   console.log(
-    `${"".padEnd(42)} ${"ours (stack/)".padStart(14)} ${"kernel (Deno)".padStart(14)}  ` +
-      `raw port, no stack`,
+    `${tableRow("", 42, ["ours (stack/)", "kernel (Deno)"], 14, " ")}  raw port, no stack`,
   );
-  for (const [name, a, b, c] of rows) {
-    console.log(`${name.padEnd(42)} ${a.padStart(14)} ${b.padStart(14)}  ${c}`);
-  }
+  for (const [name, a, b, c] of rows) console.log(`${tableRow(name, 42, [a, b], 14, " ")}  ${c}`);
   console.log(
     `kernel/ours latency: p50 ${f(latKernel.p50 / latOurs.p50, 2)}x, p99 ` +
       `${f(latKernel.p99 / latOurs.p99, 2)}x (target ≥ 2x); ours receives at ` +

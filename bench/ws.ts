@@ -24,28 +24,51 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { DEFAULT_DATA_ROOM, Eal, Mempool, Port, StopSignal } from "../mod.ts";
-import { PortDevice, Stack, StackDriver } from "../stack/mod.ts";
+import { Stack, StackDriver } from "../stack/mod.ts";
 import { TlsStream, WebSocketClient } from "../ws/mod.ts";
+import {
+  denoRunSelf,
+  headline,
+  isRoot,
+  type Latency,
+  type Load,
+  machineInfo,
+  openAfPacketPort,
+  percentiles,
+  pollUntil,
+  result,
+  round2,
+  round3,
+  roundLatency,
+  runOnTestbed,
+  scriptArgs,
+  settle,
+  sh,
+  tableRow,
+  type Testbed,
+  vethSummary,
+} from "./_veth.ts";
 
-const NS = "ddwsb";
-const HOST_IF = "ddw-h";
-const NS_IF = "ddw-n";
-const SERVER_IP = "10.99.7.1"; // the namespace's end: the servers
-const KERNEL_IP = "10.99.7.2"; // the host end of the veth: Deno's WebSocket's source address
-const STACK_IP = "10.99.7.3"; // our stack (the kernel has no such address)
+const BED: Testbed = {
+  ns: "ddwsb",
+  hostIf: "ddw-h",
+  nsIf: "ddw-n",
+  serverIp: "10.99.7.1", // the namespace's end: the servers
+  kernelIp: "10.99.7.2", // the host end of the veth: Deno's WebSocket's source address
+  stackIp: "10.99.7.3", // our stack
+  ealPrefix: "wsbench",
+};
+const { serverIp: SERVER_IP, stackIp: STACK_IP } = BED;
 const SERVERNAME = "ws.bench"; // the certificate names it and SERVER_IP
 const WS_PORT = 8080, WSS_PORT = 8443; // Deno.upgradeWebSocket
 const FIRE_PORT = 9080, FIRE_TLS_PORT = 9443; // pre-built frames (Python)
-const EAL_PREFIX = "wsbench";
-const AF_PACKET_FRAME = 16384;
 const MSG = 64; // bytes per message, both ways
 /** A reply: 8-digit sequence number, a space, the send time in ns (20 digits), padding. */
 const STAMP_AT = 9, STAMP_DIGITS = 20;
 const TEXT = 1; // the text opcode
 
 const { values: opts } = parseArgs({
-  args: Deno.args.includes("--") ? Deno.args.slice(Deno.args.indexOf("--") + 1) : Deno.args,
+  args: scriptArgs(),
   options: {
     role: { type: "string", default: "run" },
     rounds: { type: "string", default: "50000" },
@@ -99,28 +122,6 @@ const REQUEST_TAIL = "r".repeat(MSG - 8);
 const REPLY_TAIL = "p".repeat(MSG - STAMP_AT - STAMP_DIGITS);
 const FLOOD_TAIL = "f".repeat(MSG - 8);
 
-interface Latency {
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
-}
-
-function percentiles(samples: number[]): Latency {
-  const s = Float64Array.from(samples).sort();
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
-  let sum = 0;
-  for (let i = 0; i < s.length; i++) sum += s[i];
-  return {
-    p50: at(0.5),
-    p99: at(0.99),
-    p999: at(0.999),
-    max: s[s.length - 1],
-    mean: sum / s.length,
-  };
-}
-
 /** A rate: messages from the first to the last, and what went with it. */
 interface Rate {
   mps: number;
@@ -144,12 +145,6 @@ interface PathPass {
 interface Pass {
   ws: PathPass;
   wss: PathPass;
-}
-
-const round2 = (x: number) => Math.round(x * 100) / 100;
-
-function result(line: unknown): void {
-  console.log(`RESULT ${JSON.stringify(line)}`);
 }
 
 /** Rejects after `ms` with `what` (the bench never waits forever). */
@@ -228,31 +223,8 @@ async function dpdkRole(): Promise<void> {
   const dir = opts.dir!;
   const ca = Deno.readTextFileSync(`${dir}/ca.pem`);
   const clock = monotonicClock();
-  Eal.init([
-    "-l",
-    "0",
-    "--no-huge",
-    "-m",
-    "512",
-    "--no-pci",
-    "--no-shconf",
-    `--file-prefix=${EAL_PREFIX}`,
-    "--log-level=error",
-    `--vdev=net_af_packet0,iface=${HOST_IF},framesz=${AF_PACKET_FRAME},blocksz=${AF_PACKET_FRAME}`,
-  ]);
-  const stop = StopSignal.trap(["SIGTERM", "SIGINT"]);
-  // net_af_packet reports no minimum buffer size but refuses buffers smaller than its frames.
-  const caps = Port.capabilities(0);
-  const dataRoom = Math.max(DEFAULT_DATA_ROOM, caps.minRxBufferSize + 128, AF_PACKET_FRAME + 128);
-  const pool = Mempool.create({
-    name: "wsbench",
-    size: 2047,
-    cacheSize: 250,
-    dataRoomSize: dataRoom,
-    port: 0,
-  });
-  const port = Port.open(0, { pool });
-  const device = new PortDevice(port);
+  const dpdk = openAfPacketPort(BED);
+  const { stop, port, device } = dpdk;
   const stack = new Stack(device, { address: `${STACK_IP}/24` });
   // The clock StackDriver uses, so that its rounds and our poll loops agree.
   const origin = performance.timeOrigin;
@@ -265,20 +237,8 @@ async function dpdkRole(): Promise<void> {
   poll();
   let driver: StackDriver | null = null;
   /** Busy-polls until `done()`; throws after `limitMs`. */
-  const pollUntil = (what: () => string, done: () => boolean, limitMs: number) => {
-    const end = performance.now() + limitMs;
-    let spins = 0;
-    while (!done()) {
-      poll();
-      if ((++spins & 1023) === 0) {
-        if (stop.requested) throw new Error("interrupted");
-        if (performance.now() > end) throw new Error(`${what()}: nothing after ${limitMs} ms`);
-      }
-    }
-  };
-  const settle = () => {
-    for (let i = 0; i < 200; i++) poll();
-  };
+  const pollFor = (what: () => string, done: () => boolean, limitMs: number) =>
+    pollUntil(poll, stop, done, limitMs, () => `${what()}: nothing after ${limitMs} ms`);
   /** The driver runs for wss:// only: ws:// is measured on a plain poll loop. */
   const mode = async (secure: boolean) => {
     if (secure && driver === null) {
@@ -326,7 +286,7 @@ async function dpdkRole(): Promise<void> {
         10000,
         what,
       );
-    } else pollUntil(what, () => state.opened || state.closed !== "", 10000);
+    } else pollFor(what, () => state.opened || state.closed !== "", 10000);
     if (!state.opened) throw new Error(`ours: ${url}: closed before opening: ${state.closed}`);
     /** Closes (if still open) and waits for the end; a note if it was not clean. */
     const finish = async (): Promise<string> => {
@@ -343,8 +303,8 @@ async function dpdkRole(): Promise<void> {
         );
         await new Promise((r) => setTimeout(r, 5)); // the last segments
       } else {
-        pollUntil(w, () => state.closed !== "", 5000);
-        settle();
+        pollFor(w, () => state.closed !== "", 5000);
+        settle(poll);
       }
       return state.clean ? "" : `closed ${state.closed}`;
     };
@@ -432,7 +392,7 @@ async function dpdkRole(): Promise<void> {
           60000,
           what,
         );
-      } else pollUntil(what, () => count >= n || c.state.closed !== "", 60000);
+      } else pollFor(what, () => count >= n || c.state.closed !== "", 60000);
       const k = c.conn.counters;
       const end = await c.finish();
       const after = port.stats();
@@ -454,9 +414,7 @@ async function dpdkRole(): Promise<void> {
   for (let pass = 1; pass <= passes; pass++) results.push(await runPass(client, "ours", pass));
   await mode(false);
   result({ kind: "ours", passes: results });
-  device.close();
-  port.close();
-  Eal.cleanup();
+  dpdk.close();
 }
 
 // ------------------------------------------------------------------ Deno's WebSocket (child)
@@ -672,43 +630,6 @@ threading.Event().wait()
 
 // ------------------------------------------------------------------ orchestration
 
-function sh(...args: string[]): string {
-  const out = new Deno.Command(args[0], { args: args.slice(1), stdout: "piped", stderr: "piped" })
-    .outputSync();
-  if (!out.success) throw new Error(`${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout);
-}
-
-function teardown(): void {
-  for (const args of [["ip", "link", "del", HOST_IF], ["ip", "netns", "del", NS]]) {
-    try {
-      sh(...args);
-    } catch { /* not there */ }
-  }
-  // The EAL creates its runtime directory even with --no-shconf.
-  try {
-    Deno.removeSync(`/var/run/dpdk/${EAL_PREFIX}`, { recursive: true });
-  } catch { /* not there */ }
-}
-
-function setup(): void {
-  teardown();
-  sh("ip", "netns", "add", NS);
-  sh("ip", "link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF);
-  sh("ip", "link", "set", NS_IF, "netns", NS);
-  // No IPv6 chatter, and the kernel never forwards what arrives for our stack's address.
-  sh("sysctl", "-q", "-w", `net.ipv6.conf.${HOST_IF}.disable_ipv6=1`);
-  sh("sysctl", "-q", "-w", `net.ipv4.conf.${HOST_IF}.forwarding=0`);
-  sh("ip", "netns", "exec", NS, "sysctl", "-q", "-w", `net.ipv6.conf.${NS_IF}.disable_ipv6=1`);
-  sh("ip", "addr", "add", `${KERNEL_IP}/24`, "dev", HOST_IF);
-  sh("ip", "link", "set", HOST_IF, "up");
-  sh("ip", "-n", NS, "addr", "add", `${SERVER_IP}/24`, "dev", NS_IF);
-  sh("ip", "-n", NS, "link", "set", "lo", "up");
-  sh("ip", "-n", NS, "link", "set", NS_IF, "up");
-  // Whole checksums and MTU-sized segments from the namespace: what net_af_packet needs.
-  sh("ip", "netns", "exec", NS, "ethtool", "-K", NS_IF, "tx", "off", "tso", "off", "gso", "off");
-}
-
 /** A test CA, and a certificate it signed for SERVERNAME and SERVER_IP, in `dir`. */
 function makeCertificates(dir: string): void {
   const ssl = (...args: string[]) => sh("openssl", ...args);
@@ -732,129 +653,22 @@ function makeCertificates(dir: string): void {
   );
 }
 
-/** A child process with its stdout read line by line (its stderr goes to ours). */
-class Child {
-  readonly process: Deno.ChildProcess;
-  #reader: ReadableStreamDefaultReader<string>;
-  #buffered = "";
-  constructor(cmd: string, args: string[], env: Record<string, string> = {}) {
-    this.process = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "inherit" })
-      .spawn();
-    this.#reader = this.process.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  }
-  /** The next line, or null at the end of the output. */
-  async line(): Promise<string | null> {
-    while (!this.#buffered.includes("\n")) {
-      const { value, done } = await this.#reader.read();
-      if (done) {
-        const rest = this.#buffered;
-        this.#buffered = "";
-        return rest === "" ? null : rest;
-      }
-      this.#buffered += value;
-    }
-    const i = this.#buffered.indexOf("\n");
-    const line = this.#buffered.slice(0, i);
-    this.#buffered = this.#buffered.slice(i + 1);
-    return line;
-  }
-  /** Lines until one starts with `prefix`, returned without it (others go on to stderr). */
-  async until(prefix: string): Promise<string> {
-    for (;;) {
-      const line = await this.line();
-      if (line === null) throw new Error(`a child process ended before printing ${prefix}`);
-      if (line.startsWith(prefix)) return line.slice(prefix.length);
-      if (line.trim() !== "") console.error(line);
-    }
-  }
-  kill(): void {
-    try {
-      this.process.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }
-}
-
 function selfArgs(role: string, dir: string, extra: string[] = []): string[] {
-  return [
-    "run",
-    "--allow-all",
-    new URL(import.meta.url).pathname,
-    "--",
+  return denoRunSelf(import.meta.url, [
     ...["--role", role, "--dir", dir, "--rounds", String(rounds), "--warmup", String(warmup)],
     ...["--messages", String(messages), "--passes", String(passes)],
     ...extra,
-  ];
-}
-
-function cpuModel(): string {
-  try {
-    return Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ??
-      "unknown CPU";
-  } catch {
-    return "unknown CPU";
-  }
-}
-
-/** Busy (not idle, not iowait) CPU time of the whole machine, ms, from /proc/stat. */
-function machineCpuMs(): number {
-  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
-    .map(Number);
-  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * 10; // user nice system irq softirq steal
-}
-
-/** Time the machine's CPUs spent on processes (user, nice, system) or lost to steal, ms. */
-function machineTaskMs(): number {
-  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
-    .map(Number);
-  return (f[0] + f[1] + f[2] + f[7]) * 10;
-}
-
-/** CPU time, ms, of this process and of its children that ended (utime, stime, cutime, cstime). */
-function ownAndChildrenCpuMs(): number {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
-  return (f[11] + f[12] + f[13] + f[14]) * 10;
-}
-
-/** The machine's busy share over `ms` before the run: other work that would skew it. */
-async function backgroundLoad(ms: number): Promise<number> {
-  const m0 = machineCpuMs(), t = performance.now();
-  await new Promise((r) => setTimeout(r, ms));
-  return (machineCpuMs() - m0) / ((performance.now() - t) * navigator.hardwareConcurrency);
+  ]);
 }
 
 async function run(): Promise<void> {
-  if (Deno.uid() !== 0) {
-    console.error("WebSocket benchmark skipped: it needs root to create a network namespace");
-    return;
-  }
-  const children: Child[] = [];
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    for (const c of children) c.kill();
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  const spawn = (cmd: string, args: string[], env: Record<string, string> = {}) => {
-    const c = new Child(cmd, args, env);
-    children.push(c);
-    return c;
-  };
-  // A child that hangs is killed: the run stays bounded.
-  const watchdog = setTimeout(() => {
-    console.error("ws: the run took over 4 minutes: stopping it");
-    onSignal();
-  }, 240000);
-  const background = await backgroundLoad(1000);
-  const runStart = performance.now(), machine0 = machineTaskMs(), own0 = ownAndChildrenCpuMs();
-  let others = 0;
+  if (!isRoot("WebSocket")) return;
   const ours: Pass[] = [], kernel: Pass[] = [];
   const dir = Deno.makeTempDirSync({ prefix: "wsbench" });
-  try {
-    setup();
+  const cleanup = () => Deno.removeSync(dir, { recursive: true });
+  const load = await runOnTestbed(BED, { tag: "ws", limitMs: 240000, cleanup }, async (spawn) => {
     makeCertificates(dir);
-    const inNs = (...cmd: string[]) => ["netns", "exec", NS, "taskset", "-c", "1", ...cmd];
+    const inNs = (...cmd: string[]) => ["netns", "exec", BED.ns, "taskset", "-c", "1", ...cmd];
     // The servers on CPU 1; the clients (ours and Deno's) on CPU 0.
     const server = spawn("ip", inNs(Deno.execPath(), ...selfArgs("server", dir)));
     const fire = spawn(
@@ -883,29 +697,8 @@ async function run(): Promise<void> {
       c.kill();
       await c.process.status;
     }
-    // What ran besides this benchmark (its children's time counts once they have ended).
-    others = ((machineTaskMs() - machine0) - (ownAndChildrenCpuMs() - own0)) /
-      ((performance.now() - runStart) * navigator.hardwareConcurrency);
-  } catch (e) {
-    for (const c of children) c.kill();
-    if (interrupted) {
-      console.error("ws: interrupted");
-      teardown();
-      Deno.removeSync(dir, { recursive: true });
-      Deno.exit(130);
-    }
-    throw e;
-  } finally {
-    clearTimeout(watchdog);
-    for (const c of children) c.kill();
-    teardown();
-    try {
-      Deno.removeSync(dir, { recursive: true });
-    } catch { /* gone */ }
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
-  }
-  report(ours, kernel, background, others);
+  });
+  report(ours, kernel, load);
 }
 
 /** The best rate of the passes (the machine's noise only ever slows a run). */
@@ -913,7 +706,7 @@ function bestRate(list: PathPass[], which: "fire" | "flood"): Rate {
   return list.map((p) => p[which]).reduce((a, b) => (b.mps > a.mps ? b : a));
 }
 
-function report(ours: Pass[], kernel: Pass[], background: number, others: number): void {
+function report(ours: Pass[], kernel: Pass[], load: Load): void {
   const paths = {
     ours_ws: ours.map((p) => p.ws),
     kernel_ws: kernel.map((p) => p.ws),
@@ -937,19 +730,11 @@ function report(ours: Pass[], kernel: Pass[], background: number, others: number
     { down: Latency; up: Latency; rtt: Latency; fire: Rate; flood: Rate }
   >;
   const notes = names.flatMap((n) => paths[n].flatMap((p) => p.notes));
-  const machine = {
-    cpu: cpuModel(),
-    cpus: navigator.hardwareConcurrency,
-    deno: Deno.version.deno,
-    v8: Deno.version.v8,
-    busy_before_run: round2(background),
-    other_load_during_run: round2(others),
-  };
+  const machine = machineInfo(load);
   const ratio = (scheme: "ws" | "wss", kind: "down" | "rtt", q: "p50" | "p99") =>
     stats[`kernel_${scheme}`][kind][q] / stats[`ours_${scheme}`][kind][q];
   if (opts.json) {
-    const r3 = (x: number) => Math.round(x * 1000) / 1000;
-    const lat = (l: Latency) => Object.fromEntries(Object.entries(l).map(([k, v]) => [k, r3(v)]));
+    const r3 = round3, lat = roundLatency;
     console.log(JSON.stringify({
       machine,
       rounds,
@@ -982,15 +767,11 @@ function report(ours: Pass[], kernel: Pass[], background: number, others: number
     return;
   }
   const f = (x: number, d = 1) => x.toFixed(d);
+  console.log(headline("WebSocket", machine, load));
   console.log(
-    `\ndeno-dpdk WebSocket benchmark — ${machine.cpu}, ${machine.cpus} CPUs; Deno ` +
-      `${machine.deno}, V8 ${machine.v8}; other load: ${f(background * 100, 0)}% of the CPUs ` +
-      `busy before the run, ${f(Math.max(0, others) * 100, 0)}% taken by other processes ` +
-      `during it`,
-  );
-  console.log(
-    `veth ${HOST_IF} <-> namespace ${NS} (${NS_IF}: tx/tso/gso off); servers on CPU 1: ` +
-      `Deno.serve + Deno.upgradeWebSocket (echo, server loop), Python (pre-built frames; TLS ` +
+    `${
+      vethSummary(BED)
+    } servers on CPU 1: Deno.serve + Deno.upgradeWebSocket (echo, server loop), Python (pre-built frames; TLS ` +
       `by OpenSSL). ours: ws/ on stack/ on net_af_packet, on CPU 0, ws:// busy-polled, wss:// ` +
       `node:tls driven by StackDriver. Deno: the built-in WebSocket, on CPU 0 (taskset). ` +
       (passes === 2 ? "Order: Deno, ours, ours, Deno." : "Order: Deno, ours."),
@@ -1011,13 +792,8 @@ function report(ours: Pass[], kernel: Pass[], background: number, others: number
     [`msgs/s, pre-built frames (${messages})`, (n) => f(stats[n].fire.mps, 0)],
     [`msgs/s, Deno server loop (${floodMessages})`, (n) => f(stats[n].flood.mps, 0)],
   ];
-  console.log(
-    `${`64-B text messages, ${rounds} round trips`.padEnd(40)}` +
-      head.map((h) => h.padStart(13)).join(""),
-  );
-  for (const [name, cell] of rows) {
-    console.log(`${name.padEnd(40)}${names.map((n) => cell(n).padStart(13)).join("")}`);
-  }
+  console.log(tableRow(`64-B text messages, ${rounds} round trips`, 40, head, 13));
+  for (const [name, cell] of rows) console.log(tableRow(name, 40, names.map(cell), 13));
   console.log(
     `Deno/ours: ws:// one-way p50 ${f(ratio("ws", "down", "p50"), 2)}x, p99 ` +
       `${f(ratio("ws", "down", "p99"), 2)}x (target ≥ 3x), round trip p99 ` +

@@ -110,14 +110,17 @@ function summary(): void {
 }
 /** Sends each line of standard input as a text message, while the connection lasts. */
 async function pumpStdin(send: (line: string) => void, open: () => boolean): Promise<void> {
-  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
-  let rest = "";
-  for await (const chunk of lines) {
-    rest += chunk;
-    for (let nl = rest.indexOf("\n"); nl >= 0; nl = rest.indexOf("\n")) {
-      if (open()) send(rest.slice(0, nl));
-      rest = rest.slice(nl + 1);
+  const chunks = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+  let parts: string[] = []; // a line so far: only each new chunk is searched (long lines)
+  for await (const chunk of chunks) {
+    let start = 0;
+    for (let nl = chunk.indexOf("\n"); nl >= 0; nl = chunk.indexOf("\n", start)) {
+      parts.push(chunk.slice(start, nl));
+      if (open()) send(parts.join(""));
+      parts = [];
+      start = nl + 1;
     }
+    if (start < chunk.length) parts.push(chunk.slice(start));
   }
 }
 

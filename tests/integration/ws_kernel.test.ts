@@ -37,7 +37,14 @@ Deno.serve({ port: Deno.args[1] ? 8443 : 8080, hostname: Deno.args[0], ...tls, o
   }
   const { socket, response } = Deno.upgradeWebSocket(req);
   socket.onopen = () => {
-    if (new URL(req.url).pathname === "/echo") return;
+    const u = new URL(req.url);
+    if (u.pathname === "/echo") return;
+    if (u.pathname === "/count") { // numbered messages, then a normal close
+      const n = Number(u.searchParams.get("n"));
+      for (let i = 0; i < n; i++) socket.send(String(i));
+      socket.close(1000, "done");
+      return;
+    }
     for (const n of sizes) { socket.send(body(n)); socket.send("x".repeat(n)); }
     socket.close(1000, "done");
   };
@@ -60,7 +67,12 @@ async def handler(ws, path):
         await ws.send(body(n))
         await ws.send("x" * n)
 async def main():
-    async with websockets.serve(handler, sys.argv[1], 8081, max_size=None):
+    ssl_context = None
+    if len(sys.argv) > 3:
+        import ssl
+        ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ssl_context.load_cert_chain(sys.argv[3], sys.argv[4])
+    async with websockets.serve(handler, sys.argv[1], int(sys.argv[2]), max_size=None, ssl=ssl_context):
         print("listening", flush=True)
         await asyncio.Future()
 asyncio.run(main())
@@ -178,8 +190,14 @@ Deno.test({
       Deno.writeTextFileSync(`${dir}/server.js`, DENO_SERVER);
       Deno.writeTextFileSync(`${dir}/server.py`, PYTHON_SERVER);
       servers.push(spawnIn(v.ns, [Deno.execPath(), "run", "-A", `${dir}/server.js`, v.peerIp]));
-      servers.push(spawnIn(v.ns, ["/usr/bin/python3", `${dir}/server.py`, v.peerIp]));
+      servers.push(spawnIn(v.ns, ["/usr/bin/python3", `${dir}/server.py`, v.peerIp, "8081"]));
       makeCertificates(dir);
+      servers.push(
+        spawnIn(v.ns, [
+          ...["/usr/bin/python3", `${dir}/server.py`, v.peerIp, "8444"],
+          ...[`${dir}/feed.pem`, `${dir}/feed.key`],
+        ]),
+      );
       servers.push(
         spawnIn(v.ns, [
           Deno.execPath(),
@@ -210,6 +228,17 @@ Deno.test({
           assert.equal(r.code, 0, r.out + r.err);
           assert.deepEqual(r.out.trim().split("\n"), ["hello", "κόσμε"]);
         });
+        await t.step(`${name}: our messages of 0 B to 16 MiB echoed byte-exact`, async () => {
+          const lines = SIZES.map((n) => "x".repeat(n)).join("\n") + "\nbye\n";
+          const r = await wscat([...ours, `ws://${v.peerIp}:${port}/echo`, "--digest"], lines);
+          assert.equal(r.code, 0, r.out + r.err);
+          const hex = (n: number) =>
+            createHash("sha256").update(new TextEncoder().encode("x".repeat(n))).digest("hex");
+          assert.deepEqual(
+            r.out.trim().split("\n"),
+            SIZES.map((n, i) => `${i + 1} text ${n} ${hex(n)}`),
+          );
+        });
       }
       await t.step(
         "wss:// (TLS over our TCP) to Deno.serve with a test CA: byte-exact",
@@ -221,6 +250,30 @@ Deno.test({
           assert.equal(r.code, 0, r.out + r.err);
           assert.deepEqual(r.out.trim().split("\n"), expectedDigests());
           assert.match(r.err, /connected, TLSv1\.3/);
+        },
+      );
+      await t.step("wss:// to Python websockets (TLS by OpenSSL): byte-exact", async () => {
+        const r = await wscat([
+          ...[...ours, "wss://feed.test:8444/", "--address", v.peerIp, "--ca", `${dir}/ca.pem`],
+          "--digest",
+        ]);
+        assert.equal(r.code, 0, r.out + r.err);
+        assert.deepEqual(r.out.trim().split("\n"), expectedDigests());
+        assert.match(r.err, /connected, permessage-deflate, TLSv1\.3/);
+      });
+      await t.step(
+        "under 1% loss and 1% reordering: 100,000 messages complete and in order",
+        async () => {
+          const r = await wscat([
+            ...[...ours, "--loss", "0.01", "--reorder", "0.01", "--seed", "5"],
+            `ws://${v.peerIp}:8080/count?n=100000`,
+          ]);
+          assert.equal(r.code, 0, r.out + r.err);
+          const lines = r.out.trim().split("\n");
+          assert.equal(lines.length, 100_000);
+          for (let i = 0; i < lines.length; i++) {
+            if (lines[i] !== String(i)) assert.fail(`message ${i} is "${lines[i]}"`);
+          }
         },
       );
       await t.step(
