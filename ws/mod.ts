@@ -3,7 +3,8 @@
  * application in place when they lie whole in one TCP segment, framing that reports every
  * protocol error with its close code, an allocation-free UTF-8 validator, permessage-deflate
  * (inflating with {@linkcode Inflater}), and `wss://` through {@linkcode TlsStream} (`node:tls`
- * over the connection), and an HTTP/1.1 client ({@linkcode HttpClient}: keep-alive,
+ * over the connection), {@linkcode StackWebSocket} (a copying object shaped like the WHATWG
+ * `WebSocket`), and an HTTP/1.1 client ({@linkcode HttpClient}: keep-alive,
  * Content-Length and chunked bodies) for REST snapshots, and {@linkcode Reconnector} (backoff
  * with jitter, a heartbeat) to stay connected.
  *
@@ -45,3 +46,4 @@ export {
   Reconnector,
   type ReconnectorOptions,
 } from "./reconnect.ts";
+export { StackCloseEvent, StackWebSocket } from "./websocket.ts";

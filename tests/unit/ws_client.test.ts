@@ -244,3 +244,29 @@ Deno.test("RFC 7692: an extension the client did not offer is refused", () => {
   assert.equal(c.closed[0]?.code, 1002);
   assert.match(c.closed[0].reason, /extensions that were not offered/);
 });
+
+Deno.test("StackWebSocket: the WHATWG shape — onopen, onmessage with strings and ArrayBuffers, onclose", async () => {
+  const { StackWebSocket } = await import("../../ws/websocket.ts");
+  const bench = new Bench();
+  serveWebSocket(bench.b, 8080);
+  const ws = new StackWebSocket(bench.a.connect("10.0.0.2", 8080), "ws://10.0.0.2:8080/");
+  const seen: unknown[] = [];
+  let opened = 0;
+  ws.onopen = () => {
+    opened++;
+    ws.send("text");
+    ws.send(new Uint8Array([1, 2, 3]));
+  };
+  ws.addEventListener("message", (e) => seen.push((e as MessageEvent).data));
+  const closes: [number, string, boolean][] = [];
+  ws.onclose = (e) => closes.push([e.code, e.reason, e.wasClean]);
+  run(bench);
+  assert.equal(opened, 1);
+  assert.equal(seen[0], "text");
+  assert.ok(seen[1] instanceof ArrayBuffer);
+  assert.deepEqual([...new Uint8Array(seen[1] as ArrayBuffer)], [1, 2, 3]);
+  ws.close(1000, "done");
+  run(bench, 200 * MS);
+  assert.deepEqual(closes, [[1000, "done", true]]);
+  assert.equal(ws.readyState, 3);
+});
