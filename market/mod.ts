@@ -1,0 +1,17 @@
+/**
+ * Market data (work in progress, the order-book issue): a local order book with integer prices
+ * and quantities, O(1) updates near the touch and O(1) best bid/ask, and exact decimal
+ * conversion.
+ *
+ * ```ts
+ * import { OrderBook, Side, toUnits } from "@deno-dpdk/dpdk/market";
+ * const book = new OrderBook();
+ * book.set(Side.BID, toUnits("27012.50", 2), toUnits("0.75", 8));
+ * book.set(Side.ASK, toUnits("27013.00", 2), toUnits("1.20", 8));
+ * console.log(book.spread); // 50 ticks of 0.01
+ * ```
+ *
+ * @module
+ */
+export { OrderBook, type OrderBookOptions, Side } from "./book.ts";
+export { decimalsOf, fromUnits, toUnits } from "./decimal.ts";
