@@ -1,7 +1,8 @@
 /**
  * Market data (work in progress, the order-book issue): a local order book with integer prices
- * and quantities, O(1) updates near the touch and O(1) best bid/ask, and exact decimal
- * conversion.
+ * and quantities, O(1) updates near the touch and O(1) best bid/ask, exact decimal conversion,
+ * and Binance's diff-depth procedure ({@linkcode BinanceDepthSync}: snapshot, buffering, gaps
+ * and resyncs, spot and USD-M futures).
  *
  * ```ts
  * import { OrderBook, Side, toUnits } from "@deno-dpdk/dpdk/market";
@@ -15,3 +16,11 @@
  */
 export { OrderBook, type OrderBookOptions, Side } from "./book.ts";
 export { decimalsOf, fromUnits, toUnits } from "./decimal.ts";
+export {
+  type BinanceDepthOptions,
+  BinanceDepthSync,
+  type DepthEvent,
+  type DepthSnapshot,
+  type DepthSyncCounters,
+  type FeedState,
+} from "./binance.ts";
