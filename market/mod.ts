@@ -1,8 +1,10 @@
 /**
  * Market data (work in progress, the order-book issue): a local order book with integer prices
  * and quantities, O(1) updates near the touch and O(1) best bid/ask, exact decimal conversion,
- * and Binance's diff-depth procedure ({@linkcode BinanceDepthSync}: snapshot, buffering, gaps
- * and resyncs, spot and USD-M futures).
+ * Binance's diff-depth procedure ({@linkcode BinanceDepthSync}: snapshot, buffering, gaps and
+ * resyncs, spot and USD-M futures) and Kraken's v2 book procedure ({@linkcode KrakenBookSync}:
+ * truncation to depth, the CRC32 checksum of the top 10 levels, resync on a mismatch). Still to
+ * come: OKX and Bybit, the zero-allocation decoder, the simulator and `examples/orderbook.ts`.
  *
  * ```ts
  * import { OrderBook, Side, toUnits } from "@deno-dpdk/dpdk/market";
@@ -24,3 +26,11 @@ export {
   type DepthSyncCounters,
   type FeedState,
 } from "./binance.ts";
+export {
+  crc32,
+  type KrakenBookData,
+  type KrakenBookOptions,
+  KrakenBookSync,
+  krakenChecksum,
+  type KrakenLevel,
+} from "./kraken.ts";
