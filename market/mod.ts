@@ -3,8 +3,10 @@
  * and quantities, O(1) updates near the touch and O(1) best bid/ask, exact decimal conversion,
  * Binance's diff-depth procedure ({@linkcode BinanceDepthSync}: snapshot, buffering, gaps and
  * resyncs, spot and USD-M futures) and Kraken's v2 book procedure ({@linkcode KrakenBookSync}:
- * truncation to depth, the CRC32 checksum of the top 10 levels, resync on a mismatch). Still to
- * come: OKX and Bybit, the zero-allocation decoder, the simulator and `examples/orderbook.ts`.
+ * truncation to depth, the CRC32 checksum of the top 10 levels, resync on a mismatch), OKX's
+ * `books` and Bybit v5's `orderbook` ({@linkcode OkxBookSync}, {@linkcode BybitBookSync}:
+ * sequence chains). Still to come: the zero-allocation decoder, the simulator and
+ * `examples/orderbook.ts`.
  *
  * ```ts
  * import { OrderBook, Side, toUnits } from "@deno-dpdk/dpdk/market";
@@ -34,3 +36,12 @@ export {
   krakenChecksum,
   type KrakenLevel,
 } from "./kraken.ts";
+export {
+  type BybitBookData,
+  BybitBookSync,
+  type Level,
+  type OkxBookData,
+  OkxBookSync,
+  SequencedBookSync,
+  type SequencedOptions,
+} from "./sequenced.ts";
