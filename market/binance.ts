@@ -14,7 +14,8 @@
  * @module
  */
 import { type OrderBook, Side } from "./book.ts";
-import { toUnits } from "./decimal.ts";
+import { fromUnits, toUnits } from "./decimal.ts";
+import type { DepthDecoder } from "./decoder.ts";
 
 /** A depth update as Binance sends it (`depthUpdate`), parsed. */
 export interface DepthEvent {
@@ -136,6 +137,44 @@ export class BinanceDepthSync {
     const continues = this.#o.futures ? e.pu === this.#lastU : e.U === this.#lastU + 1;
     if (!continues) return this.#gap(e);
     this.#apply(e);
+  }
+
+  /**
+   * An event read by a {@linkcode DepthDecoder} (the hot path: typed arrays, no strings). The
+   * same rules as `event`; while syncing it is turned into a `DepthEvent` to be buffered.
+   */
+  decoded(dec: DepthDecoder): void {
+    if (this.#state !== "live" || this.#awaitingFirst) return this.event(this.#toEvent(dec));
+    const ids = dec.ids;
+    if (ids[1] <= this.#lastU) {
+      this.counters.dropped++;
+      return;
+    }
+    const continues = this.#o.futures ? ids[2] === this.#lastU : ids[0] === this.#lastU + 1;
+    if (!continues) return this.#gap(this.#toEvent(dec));
+    this.#lastU = ids[1];
+    const book = this.#book;
+    for (let i = 0, b = dec.bids; i < dec.bidCount; i++) book.set(Side.BID, b[2 * i], b[2 * i + 1]);
+    for (let i = 0, a = dec.asks; i < dec.askCount; i++) book.set(Side.ASK, a[2 * i], a[2 * i + 1]);
+    this.counters.applied++;
+  }
+
+  /** A decoded event as the object `event` takes (off the hot path: buffering, gaps). */
+  #toEvent(dec: DepthDecoder): DepthEvent {
+    const { priceScale: ps, quantityScale: qs } = this.#o;
+    const side = (levels: Float64Array, n: number) =>
+      Array.from({ length: n }, (_, i): [string, string] => [
+        fromUnits(levels[2 * i], ps),
+        fromUnits(levels[2 * i + 1], qs),
+      ]);
+    const e: DepthEvent = {
+      U: dec.ids[0],
+      u: dec.ids[1],
+      b: side(dec.bids, dec.bidCount),
+      a: side(dec.asks, dec.askCount),
+    };
+    if (dec.ids[2] >= 0) e.pu = dec.ids[2];
+    return e;
   }
 
   /** The first event after a snapshot, live: it must straddle the snapshot's id. */

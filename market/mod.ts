@@ -5,8 +5,8 @@
  * resyncs, spot and USD-M futures) and Kraken's v2 book procedure ({@linkcode KrakenBookSync}:
  * truncation to depth, the CRC32 checksum of the top 10 levels, resync on a mismatch), OKX's
  * `books` and Bybit v5's `orderbook` ({@linkcode OkxBookSync}, {@linkcode BybitBookSync}:
- * sequence chains). Still to come: the zero-allocation decoder, the simulator and
- * `examples/orderbook.ts`.
+ * sequence chains), and {@linkcode DepthDecoder}, a zero-allocation decoder of Binance depth
+ * updates. Still to come: the simulator and `examples/orderbook.ts`.
  *
  * ```ts
  * import { OrderBook, Side, toUnits } from "@deno-dpdk/dpdk/market";
@@ -45,3 +45,4 @@ export {
   SequencedBookSync,
   type SequencedOptions,
 } from "./sequenced.ts";
+export { DepthDecoder, type DepthDecoderOptions } from "./decoder.ts";
