@@ -88,13 +88,13 @@ export class DepthDecoder {
           sawEvent = true;
           break;
         case KEY_U_UPPER:
-          this.ids[0] = this.#integer();
+          this.#integer(0);
           break;
         case KEY_U_LOWER:
-          this.ids[1] = this.#integer();
+          this.#integer(1);
           break;
         case KEY_PU:
-          this.ids[2] = this.#integer();
+          this.#integer(2);
           break;
         case KEY_B:
           this.bidCount = this.#levels(this.bids);
@@ -179,7 +179,11 @@ export class DepthDecoder {
     return this.#eat(QUOTE);
   }
 
-  #integer(): number {
+  /**
+   * An unsigned integer into `ids[slot]`. Written there, not returned: an id above 2^30
+   * returned from a call that is not inlined would be a new heap number per message.
+   */
+  #integer(slot: number): void {
     const d = this.#d;
     let v = 0, digits = 0;
     while (this.#p < this.#end && d[this.#p] >= 0x30 && d[this.#p] <= 0x39) {
@@ -187,11 +191,15 @@ export class DepthDecoder {
       digits++;
     }
     if (digits === 0 || digits > 15) this.#ok = false;
-    return v;
+    this.ids[slot] = v;
   }
 
-  /** A quoted decimal as integer units at `scale`; NaN (and not ok) when it cannot be. */
-  #decimal(scale: number): number {
+  /** A quoted decimal as integer units at `scale` into `out[at]`; not ok when it cannot be. */
+  #decimal(scale: number, out: Float64Array, at: number): void {
+    out[at] = this.#units(scale);
+  }
+
+  #units(scale: number): number {
     if (!this.#eat(QUOTE)) return NaN;
     const d = this.#d;
     let v = 0, frac = -1, digits = 0;
@@ -229,16 +237,14 @@ export class DepthDecoder {
       this.#ws();
       if (!this.#eat(LBRACKET)) return 0;
       this.#ws();
-      const price = this.#decimal(this.#ps);
+      if (n === this.#max) return this.#ok = false, 0;
+      this.#decimal(this.#ps, out, 2 * n);
       this.#ws();
       if (!this.#eat(COMMA)) return 0;
       this.#ws();
-      const qty = this.#decimal(this.#qs);
+      this.#decimal(this.#qs, out, 2 * n + 1);
       this.#ws();
       if (!this.#ok || !this.#eat(RBRACKET)) return 0;
-      if (n === this.#max) return this.#ok = false, 0;
-      out[2 * n] = price;
-      out[2 * n + 1] = qty;
       n++;
       this.#ws();
       if (this.#peek() === COMMA) {
