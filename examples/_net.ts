@@ -1,6 +1,6 @@
 /**
- * What `host.ts` and `fetch.ts` share: the address and fault-injection options, and bringing
- * up the EAL, a port, the device and the stack from them.
+ * What `host.ts`, `fetch.ts` and `wscat.ts` share: the address and fault-injection options,
+ * bringing up the EAL, a port, the device and the stack from them, and the clients' URL.
  *
  * @module
  */
@@ -48,6 +48,69 @@ export const NET_OPTIONS = {
   corrupt: number(0, 1),
   seed: integer(0, 0xffffffff, { default: 1 }),
 };
+
+/** Usage lines of {@linkcode URL_OPTIONS}; `tls` names the secure scheme, like "https://". */
+export function urlUsage(tls: string): string {
+  return "  --address A.B.C.D   where HOST is (there is no name lookup)\n" +
+    `  --ca FILE           trust this CA certificate (PEM) for ${tls}\n`;
+}
+
+/** A client's options for its URL: where the host is, and a CA to trust, for `Cli.parse`. */
+export const URL_OPTIONS = {
+  address: value("an IPv4 address", address),
+  ca: value("a PEM file", (t) => t),
+};
+
+/** A client's URL, checked by {@linkcode parseUrl}. */
+export interface UrlTarget {
+  /** The secure scheme (https, wss). */
+  secure: boolean;
+  /** The host as written. */
+  host: string;
+  /** The host's IPv4 address: the URL's, or `--address`; undefined if neither (a name). */
+  ip: string | undefined;
+  /** The port, from the URL or the scheme's default. */
+  port: number;
+  /** The path, "/" when none. */
+  path: string;
+  /** The CA file's PEM text, from `--ca`. */
+  ca: string | undefined;
+}
+
+/**
+ * Checks `scheme://HOST[:PORT]/path` (`scheme` is "http" or "ws", with its secure form) and
+ * the {@linkcode URL_OPTIONS}, exiting with a usage error. There is no name lookup: unless
+ * `nameOk`, a host named by name needs `--address`. `missing` is the error without a URL.
+ */
+export function parseUrl(
+  cli: Cli,
+  url: string | undefined,
+  scheme: string,
+  missing: string,
+  opts: { address?: string; ca?: string },
+  nameOk = false,
+): UrlTarget {
+  if (url === undefined) cli.usageError(missing);
+  const m = new RegExp(`^(${scheme}s?)://([^/:\\s]+)(?::(\\d+))?(/\\S*)?$`).exec(url);
+  if (m === null) {
+    cli.usageError(`${url}: expected ${scheme}://HOST[:PORT]/path or ${scheme}s://...`);
+  }
+  const secure = m[1] === `${scheme}s`, host = m[2];
+  const ip = opts.address ?? (/^\d+\.\d+\.\d+\.\d+$/.test(host) ? host : undefined);
+  if (ip === undefined && !nameOk) {
+    cli.usageError(`${host}: there is no name lookup here; give --address A.B.C.D`);
+  }
+  if (opts.ca !== undefined && !secure) cli.usageError(`--ca: only for ${scheme}s://`);
+  const port = m[3] === undefined ? (secure ? 443 : 80) : Number(m[3]);
+  if (!(port >= 1 && port <= 65535)) cli.usageError(`port ${m[3]} is not in 1..65535`);
+  let ca: string | undefined;
+  try {
+    ca = opts.ca === undefined ? undefined : Deno.readTextFileSync(opts.ca);
+  } catch (e) {
+    cli.usageError(`--ca ${opts.ca}: ${(e as Error).message}`);
+  }
+  return { secure, host, ip, port, path: m[4] ?? "/", ca };
+}
 
 /** The parsed {@linkcode NET_OPTIONS}. */
 export interface NetOptions {

@@ -20,9 +20,19 @@ import { createHash } from "node:crypto";
 import { Eal, splitArgs, StopSignal } from "../mod.ts";
 import { ipv4ToString, parseIpv4 } from "../net/mod.ts";
 import { StackDriver } from "../stack/mod.ts";
-import { HttpClient, TlsStream } from "../ws/mod.ts";
+import { headEnd, HttpClient, TlsStream } from "../ws/mod.ts";
 import { Cli, outputFile, seconds, value } from "./_cli.ts";
-import { DEFAULT_EAL, DEFAULT_TAP, faultNote, NET_OPTIONS, NET_USAGE, openHost } from "./_net.ts";
+import {
+  DEFAULT_EAL,
+  DEFAULT_TAP,
+  faultNote,
+  NET_OPTIONS,
+  NET_USAGE,
+  openHost,
+  parseUrl,
+  URL_OPTIONS,
+  urlUsage,
+} from "./_net.ts";
 
 const cli: Cli = new Cli(
   "fetch",
@@ -30,8 +40,7 @@ const cli: Cli = new Cli(
     "                [-o FILE] [--post FILE] [--mtu N] [--iface IFACE]\n" +
     "                [--loss P] [--reorder P] [--duplicate P] [--seed N] [--timeout S]\n" +
     "  URL                 http://HOST[:PORT]/path or https://HOST[:PORT]/path\n" +
-    "  --address A.B.C.D   where HOST is (there is no name lookup)\n" +
-    "  --ca FILE           trust this CA certificate (PEM) for https://\n" +
+    urlUsage("https://") +
     "  -o, --output FILE   write the body there (default: count it only)\n" +
     "  --post FILE         send FILE as the body of a POST instead of a GET\n" +
     NET_USAGE +
@@ -46,29 +55,17 @@ const opts = cli.parse(app, {
   post: value("a file to send", (text) => text),
   timeout: seconds({ default: 120 }),
   "stats-interval": seconds({ default: 1, note: "0: none" }),
-  address: value("an IPv4 address", (t) => /^\d+\.\d+\.\d+\.\d+$/.test(t) ? t : undefined),
-  ca: value("a PEM file", (t) => t),
+  ...URL_OPTIONS,
 }, 1);
 const url = cli.positionals[0];
-if (url === undefined) cli.usageError("give the URL to fetch, like http://10.99.3.1:8000/file");
-const m = /^(https?):\/\/([^/:\s]+)(?::(\d+))?(\/[^\s]*)?$/.exec(url);
-if (m === null) cli.usageError(`${url}: expected http://HOST[:PORT]/path or https://...`);
-const secure = m[1] === "https", host = m[2];
-const address = opts.address ?? (/^\d+\.\d+\.\d+\.\d+$/.test(host) ? host : undefined);
-if (address === undefined) {
-  cli.usageError(`${host}: there is no name lookup here; give --address A.B.C.D`);
-}
-if (opts.ca !== undefined && !secure) cli.usageError("--ca: only for https://");
-const serverIp = parseIpv4(address);
-const serverPort = m[3] === undefined ? (secure ? 443 : 80) : Number(m[3]);
-if (!(serverPort >= 1 && serverPort <= 65535)) cli.usageError(`port ${m[3]} is not in 1..65535`);
-const path = m[4] ?? "/";
-let ca: string | undefined;
-try {
-  ca = opts.ca === undefined ? undefined : Deno.readTextFileSync(opts.ca);
-} catch (e) {
-  cli.usageError(`--ca ${opts.ca}: ${(e as Error).message}`);
-}
+const { secure, host, ip, port: serverPort, path, ca } = parseUrl(
+  cli,
+  url,
+  "http",
+  "give the URL to fetch, like http://10.99.3.1:8000/file",
+  opts,
+);
+const serverIp = parseIpv4(ip!);
 let body: Uint8Array | null = null;
 if (opts.post !== undefined) {
   try {
@@ -128,7 +125,7 @@ const dec = new TextDecoder();
 
 const conn = stack.connect(serverIp, serverPort);
 const request = new TextEncoder().encode(
-  `${body ? "POST" : "GET"} ${path} HTTP/1.1\r\nHost: ${m[1]}:${serverPort}\r\n` +
+  `${body ? "POST" : "GET"} ${path} HTTP/1.1\r\nHost: http:${serverPort}\r\n` +
     `User-Agent: deno-dpdk-fetch\r\nAccept: */*\r\nConnection: close\r\n` +
     (body ? `Content-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n` : "") +
     "\r\n",
@@ -173,16 +170,7 @@ conn.onData = (data, offset, length) => {
   const n = Math.min(length, headBuffer.length - headLength);
   headBuffer.set(data.subarray(offset, offset + n), headLength);
   headLength += n;
-  let end = -1;
-  for (let i = Math.max(0, before - 3); i + 3 < headLength; i++) {
-    if (
-      headBuffer[i] === 13 && headBuffer[i + 1] === 10 && headBuffer[i + 2] === 13 &&
-      headBuffer[i + 3] === 10
-    ) {
-      end = i;
-      break;
-    }
-  }
+  const end = headEnd(headBuffer, before - 3, headLength);
   if (end < 0) {
     if (headLength === headBuffer.length) fail("the response head is over 16 KiB");
     return;

@@ -23,15 +23,23 @@ import { ipv4ToString } from "../net/mod.ts";
 import { StackDriver } from "../stack/mod.ts";
 import { TlsStream, WebSocketClient } from "../ws/mod.ts";
 import { Cli, flag, repeated, seconds, value } from "./_cli.ts";
-import { DEFAULT_EAL, DEFAULT_TAP, NET_OPTIONS, NET_USAGE, openHost } from "./_net.ts";
+import {
+  DEFAULT_EAL,
+  DEFAULT_TAP,
+  NET_OPTIONS,
+  NET_USAGE,
+  openHost,
+  parseUrl,
+  URL_OPTIONS,
+  urlUsage,
+} from "./_net.ts";
 
 const cli: Cli = new Cli(
   "wscat",
   "usage: wscat.ts [EAL args] -- (--ip A.B.C.D/N [--gateway A.B.C.D] | --dhcp) URL\n" +
     "                [--digest | --quiet] [--protocol P] [--header H] [--kernel] [--timeout S]\n" +
     "  URL                 ws://HOST[:PORT]/path or wss://HOST[:PORT]/path\n" +
-    "  --address A.B.C.D   where HOST is (there is no name lookup)\n" +
-    "  --ca FILE           trust this CA certificate (PEM) for wss://\n" +
+    urlUsage("wss://") +
     "  --digest            one line per message: number, text|binary, length, SHA-256\n" +
     "  --quiet             count messages; print the rate at the end\n" +
     "  --protocol P        offer subprotocol P (repeatable)\n" +
@@ -54,31 +62,21 @@ const opts = cli.parse(app, {
     value('a header like "Name: value"', (t) => /^[^:\s]+:\s?.*$/.test(t) ? t : undefined),
   ),
   timeout: seconds({ note: "0: never" }),
-  address: value("an IPv4 address", (t) => /^\d+\.\d+\.\d+\.\d+$/.test(t) ? t : undefined),
-  ca: value("a PEM file", (t) => t),
+  ...URL_OPTIONS,
 }, 1);
-const url = cli.positionals[0];
-if (url === undefined) cli.usageError("give the URL, like ws://10.99.3.1:8080/path");
-const m = /^(wss?):\/\/([^/:\s]+)(?::(\d+))?(\/\S*)?$/.exec(url);
-if (m === null) cli.usageError(`${url}: expected ws://HOST[:PORT]/path or wss://...`);
 if (opts.digest && opts.quiet) cli.usageError("--digest and --quiet: choose one");
-const secure = m[1] === "wss", host = m[2];
-const port = m[3] === undefined ? (secure ? 443 : 80) : Number(m[3]);
-if (!(port >= 1 && port <= 65535)) cli.usageError(`port ${m[3]} is not in 1..65535`);
-const ip = opts.address ?? (/^\d+\.\d+\.\d+\.\d+$/.test(host) ? host : undefined);
-if (ip === undefined && !opts.kernel) {
-  cli.usageError(`${host}: there is no name lookup here; give --address A.B.C.D`);
-}
-if (opts.ca !== undefined && !secure) cli.usageError("--ca: only for wss://");
 if (opts.ca !== undefined && opts.kernel) {
   cli.usageError("--ca with --kernel: Deno's WebSocket takes CAs from DENO_CERT=FILE instead");
 }
-let ca: string | undefined;
-try {
-  ca = opts.ca === undefined ? undefined : Deno.readTextFileSync(opts.ca);
-} catch (e) {
-  cli.usageError(`--ca ${opts.ca}: ${(e as Error).message}`);
-}
+const url = cli.positionals[0];
+const { secure, host, ip, port, ca } = parseUrl(
+  cli,
+  url,
+  "ws",
+  "give the URL, like ws://10.99.3.1:8080/path",
+  opts,
+  opts.kernel,
+);
 const headers: Record<string, string> = {};
 for (const h of opts.header) {
   const colon = h.indexOf(":");

@@ -326,7 +326,6 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
   readonly #tcpTable: TcpTable;
   readonly #tcpConns: (TcpConnection | null)[] = [];
   readonly #tcpFree: number[] = [];
-  #tcpLive = 0;
   readonly #tcpListeners: (TcpListener | null)[] = new Array(65536).fill(null);
   // Filled by count, never emptied by `length = 0`: V8 would free and regrow its store.
   readonly #tcpRun: (TcpConnection | null)[] = [];
@@ -623,7 +622,6 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
     conn.slot = slot;
     if (slot === this.#tcpConns.length) this.#tcpConns.push(conn);
     else this.#tcpConns[slot] = conn;
-    this.#tcpLive++;
     return conn;
   }
 
@@ -654,8 +652,6 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
     v[SEG_ACK] = view.getUint32(l4 + 8);
     seg.flags = view.getUint16(l4 + 12) & 0x1ff;
     seg.window = view.getUint16(l4 + 14);
-    seg.srcIp = src;
-    seg.dstIp = dst;
     seg.srcPort = view.getUint16(l4);
     seg.dstPort = view.getUint16(l4 + 2);
     const o = seg.options;
@@ -777,7 +773,6 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
     if (conn.slot >= 0 && this.#tcpConns[conn.slot] === conn) {
       this.#tcpConns[conn.slot] = null;
       this.#tcpFree.push(conn.slot);
-      this.#tcpLive--;
     }
   }
 

@@ -295,15 +295,9 @@ export class TcpSegment {
   window = 0;
   /** The parsed options. */
   readonly options: TcpOptions = new TcpOptions();
-  /** Where the segment starts (the TCP header) and its payload. */
-  header = 0;
-  /** Source (the peer's) address and port. */
-  srcIp = 0;
-  /** Source port. */
+  /** Source (the peer's) port. */
   srcPort = 0;
-  /** Destination (our) address. */
-  dstIp = 0;
-  /** Destination port. */
+  /** Destination (our) port. */
   dstPort = 0;
 }
 /** Index of the segment's sequence number in {@linkcode TcpSegment.v}. */
@@ -1235,7 +1229,6 @@ export class TcpConnection {
       if (this.writableState) this.onWritable?.();
     }
     this.#armKeepAlive();
-    void seg;
   }
 
   #ourFinAcked(): void {
@@ -1494,13 +1487,18 @@ export class TcpConnection {
 
   /** Sends a window update when the window opened (after `held` went down). */
   windowUpdate(): void {
-    const s = this.#s;
-    const right = seqAdd(s[RCV_NXT], this.#availableWindow());
-    const grow = seqDiff(s[RCV_ADV], right);
-    if (grow >= Math.min(this.#receiveBuffer >> 1, this.#ourMss)) { // receiver SWS avoidance
+    if (this.#windowGrew(seqAdd(this.#s[RCV_NXT], this.#availableWindow()))) {
       this.#ackNow = true;
       this.#schedule();
     }
+  }
+
+  /**
+   * Whether a right edge moved far enough past the advertised one to be worth announcing:
+   * by at least min(buffer/2, MSS) (receiver SWS avoidance, RFC 9293 §3.8.6.2.2).
+   */
+  #windowGrew(right: number): boolean {
+    return seqDiff(this.#s[RCV_ADV], right) >= Math.min(this.#receiveBuffer >> 1, this.#ourMss);
   }
 
   #schedule(): void {
@@ -1717,12 +1715,7 @@ export class TcpConnection {
     if (synWindow >= 0) window = synWindow;
     else {
       const right = seqAdd(s[RCV_NXT], this.#availableWindow());
-      const grow = seqDiff(s[RCV_ADV], right);
-      if (
-        grow >= Math.min(this.#receiveBuffer >> 1, this.#ourMss) || seqLt(s[RCV_ADV], s[RCV_NXT])
-      ) {
-        s[RCV_ADV] = right;
-      }
+      if (this.#windowGrew(right) || seqLt(s[RCV_ADV], s[RCV_NXT])) s[RCV_ADV] = right;
       let w = seqDiff(s[RCV_NXT], s[RCV_ADV]);
       if (w < 0) w = 0;
       // Rounded up, so the edge the peer computes is never left of the one we promised.

@@ -25,6 +25,7 @@ import {
   validCloseCode,
   writeFrame,
 } from "./frame.ts";
+import { headEnd } from "./http.ts";
 import { InflateError, Inflater } from "./inflate.ts";
 import { isUtf8 } from "./utf8.ts";
 
@@ -172,14 +173,8 @@ export class WebSocketClient implements FrameSink {
     const n = Math.min(length, this.#head.length - before);
     this.#head.set(data.subarray(offset, offset + n), before);
     this.#headLength += n;
-    let end = -1;
     const h = this.#head;
-    for (let i = Math.max(0, before - 3); i + 3 < this.#headLength; i++) {
-      if (h[i] === 13 && h[i + 1] === 10 && h[i + 2] === 13 && h[i + 3] === 10) {
-        end = i;
-        break;
-      }
-    }
+    const end = headEnd(h, before - 3, this.#headLength);
     if (end < 0) {
       if (this.#headLength === this.#head.length) {
         this.#fail(1002, "the handshake answer is too long");

@@ -17,6 +17,27 @@
  */
 import type { Transport } from "./transport.ts";
 
+/**
+ * Where an HTTP head ends: the offset of its blank line's CRLF CRLF in `bytes[from, to)`, or
+ * -1 if it is not there yet. A caller gathering a head segment by segment passes `from` as
+ * three before the bytes it just added, so a CRLF CRLF split across segments is found.
+ *
+ * @example
+ * ```ts
+ * import { headEnd } from "./http.ts";
+ * const head = new TextEncoder().encode("HTTP/1.1 200 OK\r\n\r\nbody");
+ * console.log(headEnd(head, 0, head.length)); // 15
+ * ```
+ */
+export function headEnd(bytes: Uint8Array, from: number, to: number): number {
+  for (let i = Math.max(0, from); i + 3 < to; i++) {
+    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
+      return i;
+    }
+  }
+  return -1;
+}
+
 /** A response, its body whole. */
 export interface HttpResponse {
   /** The status code, e.g. 200. */
@@ -162,13 +183,7 @@ export class HttpClient {
   /** Resolves `p` if its whole response is buffered; returns the bytes it took (0: not yet). */
   #response(p: Pending): number {
     const b = this.#buf, n = this.#len;
-    let end = -1;
-    for (let i = 0; i + 3 < n; i++) {
-      if (b[i] === 13 && b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) {
-        end = i;
-        break;
-      }
-    }
+    const end = headEnd(b, 0, n);
     if (end < 0) return 0;
     const [statusLine, ...lines] = dec.decode(b.subarray(0, end)).split("\r\n");
     const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(statusLine);

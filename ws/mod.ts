@@ -38,7 +38,7 @@ export { InflateError, Inflater } from "./inflate.ts";
 export type { TcpCloseReason } from "../stack/tcp.ts";
 export { TlsStream, type TlsStreamOptions } from "./tls.ts";
 export type { Transport } from "./transport.ts";
-export { HttpClient, HttpError, type HttpResponse } from "./http.ts";
+export { headEnd, HttpClient, HttpError, type HttpResponse } from "./http.ts";
 export {
   Backoff,
   type BackoffOptions,
