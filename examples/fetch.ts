@@ -125,7 +125,9 @@ const dec = new TextDecoder();
 
 const conn = stack.connect(serverIp, serverPort);
 const request = new TextEncoder().encode(
-  `${body ? "POST" : "GET"} ${path} HTTP/1.1\r\nHost: http:${serverPort}\r\n` +
+  `${body ? "POST" : "GET"} ${path} HTTP/1.1\r\nHost: ${
+    serverPort === 80 ? host : `${host}:${serverPort}`
+  }\r\n` +
     `User-Agent: deno-dpdk-fetch\r\nAccept: */*\r\nConnection: close\r\n` +
     (body ? `Content-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n` : "") +
     "\r\n",
