@@ -33,8 +33,12 @@ export interface DepthDecoderOptions {
 
 /** The decoded update: ids and levels in typed arrays, valid until the next `decode`. */
 export class DepthDecoder {
-  /** [U, u, pu] (pu is -1 when absent): ids above 2^30 stay unboxed here. */
-  readonly ids: Float64Array = new Float64Array(3);
+  /**
+   * [U, u, pu, ts] (-1 when absent): ids above 2^30 stay unboxed here. `ts` is not Binance's:
+   * `examples/exchange_sim.ts` adds it, the send time in ns on CLOCK_MONOTONIC, so a receiver
+   * on the same machine can time tick to book.
+   */
+  readonly ids: Float64Array = new Float64Array(4);
   /** Bid levels: price units at 2i, quantity units at 2i + 1. */
   readonly bids: Float64Array;
   /** Ask levels, likewise. */
@@ -68,7 +72,7 @@ export class DepthDecoder {
     this.#ok = true;
     this.bidCount = this.askCount = 0;
     this.ids[0] = this.ids[1] = -1;
-    this.ids[2] = -1;
+    this.ids[2] = this.ids[3] = -1;
     let sawEvent = false, sawB = false, sawA = false;
     this.#ws();
     if (!this.#eat(LBRACE)) return false;
@@ -95,6 +99,9 @@ export class DepthDecoder {
           break;
         case KEY_PU:
           this.#integer(2);
+          break;
+        case KEY_TS:
+          this.#integer(3, 16);
           break;
         case KEY_B:
           this.bidCount = this.#levels(this.bids);
@@ -161,6 +168,7 @@ export class DepthDecoder {
         : KEY_OTHER;
     }
     if (n === 2 && c0 === 0x70 && d[start + 1] === 0x75) return KEY_PU;
+    if (n === 2 && c0 === 0x74 && d[start + 1] === 0x73) return KEY_TS;
     if (
       n === 4 && c0 === 0x64 && d[start + 1] === 0x61 && d[start + 2] === 0x74 &&
       d[start + 3] === 0x61
@@ -183,14 +191,14 @@ export class DepthDecoder {
    * An unsigned integer into `ids[slot]`. Written there, not returned: an id above 2^30
    * returned from a call that is not inlined would be a new heap number per message.
    */
-  #integer(slot: number): void {
+  #integer(slot: number, maxDigits = 15): void {
     const d = this.#d;
     let v = 0, digits = 0;
     while (this.#p < this.#end && d[this.#p] >= 0x30 && d[this.#p] <= 0x39) {
       v = v * 10 + d[this.#p++] - 0x30;
       digits++;
     }
-    if (digits === 0 || digits > 15) this.#ok = false;
+    if (digits === 0 || digits > maxDigits || v > Number.MAX_SAFE_INTEGER) this.#ok = false;
     this.ids[slot] = v;
   }
 
@@ -284,5 +292,5 @@ export class DepthDecoder {
 }
 
 const KEY_OTHER = 0, KEY_U_UPPER = 1, KEY_U_LOWER = 2, KEY_PU = 3, KEY_B = 4, KEY_A = 5;
-const KEY_E_LOWER = 6, KEY_DATA = 7;
+const KEY_E_LOWER = 6, KEY_DATA = 7, KEY_TS = 8;
 const DEPTH_UPDATE = new TextEncoder().encode("depthUpdate");

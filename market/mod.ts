@@ -46,3 +46,4 @@ export {
   type SequencedOptions,
 } from "./sequenced.ts";
 export { DepthDecoder, type DepthDecoderOptions } from "./decoder.ts";
+export { LatencyHistogram } from "./latency.ts";
