@@ -43,7 +43,7 @@ import {
   OrderBook,
   Side,
 } from "../market/mod.ts";
-import { choice, Cli, flag, integer, seconds, text } from "./_cli.ts";
+import { choice, Cli, flag, integer, seconds, text, value } from "./_cli.ts";
 import { monotonicNs } from "./_clock.ts";
 import {
   DEFAULT_EAL,
