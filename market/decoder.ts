@@ -195,7 +195,7 @@ export class DepthDecoder {
     const d = this.#d;
     let v = 0, digits = 0;
     while (this.#p < this.#end && d[this.#p] >= 0x30 && d[this.#p] <= 0x39) {
-      v = v * 10 + d[this.#p++] - 0x30;
+      v = v * 10 + (d[this.#p++] - 0x30); // the digit first: exact up to 2^53
       digits++;
     }
     if (digits === 0 || digits > maxDigits || v > Number.MAX_SAFE_INTEGER) this.#ok = false;
@@ -223,7 +223,7 @@ export class DepthDecoder {
         if (c !== 0x30) return this.#ok = false, NaN;
         continue;
       }
-      v = v * 10 + c - 0x30;
+      v = v * 10 + (c - 0x30);
       if (frac >= 0) frac++;
       if (++digits > 15) return this.#ok = false, NaN;
     }

@@ -109,7 +109,12 @@ Deno.test("the depth decoder refuses what it cannot read, rather than misreading
       `"b":[ ["27012.50","0.500"], ["27013","2"] ],"a":[]} `,
   );
   assert.ok(decoder.decode(ok, 0, ok.length));
-  assert.deepEqual([...decoder.ids], [10, 12, 9]);
+  assert.deepEqual([...decoder.ids], [10, 12, 9, -1]);
   assert.equal(decoder.bidCount, 2);
   assert.deepEqual([...decoder.bids.subarray(0, 4)], [2701250, 500, 2701300, 2000]);
+  // The simulator's send stamp (ns, up to 16 digits) lands in ids[3], exactly.
+  const stamped = enc.encode(`{"e":"depthUpdate","U":1,"u":2,"b":[],"a":[],"ts":9007199254740991}`);
+  assert.ok(decoder.decode(stamped, 0, stamped.length));
+  assert.deepEqual([...decoder.ids], [1, 2, -1, 9007199254740991]);
+  refuse(`{"e":"depthUpdate","U":1,"u":2,"b":[],"a":[],"ts":9007199254740993}`); // not exact
 });

@@ -37,3 +37,25 @@ Deno.test("StackDriver.ready() fails clearly when no address comes", async () =>
   await assert.rejects(() => d.ready(50), /no address within 50 ms \(is a DHCP server there\?\)/);
   await d.stop();
 });
+
+Deno.test("StackDriver turnEveryUs: rounds back to back between turns, timers still run", async () => {
+  const pair = new MemoryPair();
+  // A 10 ms interval's ticks and the rounds, over 200 ms with each driver running alone.
+  const run = async (turnEveryUs: number) => {
+    const d = new StackDriver(new Stack(pair.a, { address: "10.0.0.1/24" }), {
+      pollsPerRound: 1,
+      turnEveryUs,
+    });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    d.start();
+    await new Promise((r) => setTimeout(r, 200));
+    clearInterval(timer);
+    await d.stop();
+    return { ticks, rounds: d.rounds };
+  };
+  const every = await run(0), rare = await run(2000);
+  // Without a turn per round, rounds come faster; timers run either way.
+  assert.ok(rare.rounds > 2 * every.rounds, JSON.stringify({ every, rare }));
+  assert.ok(every.ticks >= 14 && rare.ticks >= 14, JSON.stringify({ every, rare }));
+});
