@@ -204,6 +204,12 @@ export class SimBook {
     return out;
   }
 
+  /** Calls `visit(price, qty)` for up to `n` levels of `side`, best first, without copying. */
+  forEachLevel(side: number, n: number, visit: (price: number, qty: number) => void): void {
+    const s = this.#sides[side], end = Math.min(n, s.count);
+    for (let i = 0; i < end; i++) visit(s.prices[i], s.qty.get(s.prices[i])!);
+  }
+
   #quantity(): number {
     return (1 + this.#rng.int(500_000)) * this.#lotStep;
   }
@@ -336,7 +342,12 @@ export function fixed(units: number, scale: number): string {
 /** `units` as the shortest JSON number text: `fixed` without trailing zeros ("27000.1", "1.5"). */
 export function jsonNumber(units: number, scale: number): string {
   const text = fixed(units, scale);
-  return scale === 0 ? text : text.replace(/0+$/, "").replace(/\.$/, "");
+  let end = text.length;
+  if (scale > 0) {
+    while (text.charCodeAt(end - 1) === 48) end--; // "0"
+    if (text.charCodeAt(end - 1) === 46) end--; // "."
+  }
+  return end === text.length ? text : text.slice(0, end);
 }
 
 const CRC_TABLE = (() => {
@@ -387,6 +398,25 @@ export function krakenTime(ms: number): string {
   return new Date(whole).toISOString().replace("Z", `${String(micros).padStart(3, "0")}Z`);
 }
 
+/** One side of a view: prices and quantities best first, in typed arrays. */
+class ViewSide {
+  price: Float64Array;
+  qty: Float64Array;
+  length = 0;
+
+  constructor(depth: number) {
+    this.price = new Float64Array(depth);
+    this.qty = new Float64Array(depth);
+  }
+
+  pairs(): [number, number][] {
+    return Array.from({ length: this.length }, (_, i): [number, number] => [
+      this.price[i],
+      this.qty[i],
+    ]);
+  }
+}
+
 /**
  * One Kraken v2 subscriber's view of a {@linkcode SimBook}: the top `depth` levels per side it
  * has been sent. After each step of the book, {@linkcode KrakenView.update} sends what changed in
@@ -402,10 +432,13 @@ export class KrakenView {
   /** Updates not sent because of {@linkcode KrakenView.corruptNext}. */
   dropped = 0;
   readonly #book: SimBook;
-  /** Per side: price → qty, in best-first order. */
-  #view: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
+  /** Per side: what the subscriber has, and a spare for the next top `depth`. */
+  #view: [ViewSide, ViewSide];
+  #next: [ViewSide, ViewSide];
   #syncedId = -1;
   #dropNext = false;
+  #timeMs = NaN;
+  #timeText = "";
 
   /** A view of `book`'s top `depth` levels for a subscriber to `symbol`. */
   constructor(book: SimBook, depth: number, symbol = "BTC/USD") {
@@ -415,11 +448,25 @@ export class KrakenView {
     this.#book = book;
     this.depth = depth;
     this.symbol = symbol;
+    this.#view = [new ViewSide(depth), new ViewSide(depth)];
+    this.#next = [new ViewSide(depth), new ViewSide(depth)];
   }
 
   /** The subscriber's levels on `side`, best first, as `[price, qty]` (a copy). */
   levels(side: number): [number, number][] {
-    return [...this.#view[side]];
+    return this.#view[side].pairs();
+  }
+
+  /** The checksum of the subscriber's book, as the last message carried. */
+  get checksum(): number {
+    const [bids, asks] = this.#view;
+    let text = "";
+    // Kraken's guide writes each value with the pair's precision, removes the point, then the
+    // leading zeros: for a positive integer count of units that is the count's own digits.
+    for (const s of [asks, bids]) {
+      for (let i = 0; i < 10 && i < s.length; i++) text += `${s.price[i]}${s.qty[i]}`;
+    }
+    return crc32Ieee(text);
   }
 
   /**
@@ -430,17 +477,26 @@ export class KrakenView {
     this.#dropNext = true;
   }
 
+  /** Copies the book's top `depth` of `side` into `into`. */
+  #fill(side: number, into: ViewSide): void {
+    let n = 0;
+    this.#book.forEachLevel(side, this.depth, (price, qty) => {
+      into.price[n] = price;
+      into.qty[n++] = qty;
+    });
+    into.length = n;
+  }
+
   /**
    * Takes the book's top `depth` as the view and returns the `snapshot` message up to `"ts":`
    * (complete it with {@linkcode stamp}): `{"channel":"book","type":"snapshot","data":[{"symbol":
    * "BTC/USD","bids":[{"price":27000.1,"qty":1.5},...],"asks":[...],"checksum":N}],"ts":`.
    */
   snapshot(): string {
-    const b = this.#book;
-    const bids = b.levels(Side.BID, this.depth), asks = b.levels(Side.ASK, this.depth);
-    this.#view = [new Map(bids), new Map(asks)];
-    this.#syncedId = b.lastUpdateId;
-    return this.#message("snapshot", bids, asks, "");
+    for (const side of [Side.BID, Side.ASK]) this.#fill(side, this.#view[side]);
+    this.#syncedId = this.#book.lastUpdateId;
+    const [bids, asks] = this.#view;
+    return this.#message("snapshot", this.#levels(bids.pairs()), this.#levels(asks.pairs()), "");
   }
 
   /**
@@ -455,53 +511,67 @@ export class KrakenView {
     // One step since the last call: a side whose changes all lie beyond a full view is as it was.
     const oneStep = this.#syncedId === b.firstUpdateId - 1;
     this.#syncedId = b.lastUpdateId;
-    const sent: [[number, number][], [number, number][]] = [[], []];
-    let any = false;
+    const sent = ["", ""];
     for (const side of [Side.BID, Side.ASK]) {
-      const old = this.#view[side];
-      if (oneStep && old.size === this.depth) {
-        let worst = 0;
-        for (const p of old.keys()) worst = p; // the last is the worst
-        const sign = side === Side.BID ? 1 : -1;
-        if (b.lastChanges.every((c) => c[0] !== side || sign * c[1] < sign * worst)) continue;
+      const old = this.#view[side], sign = side === Side.BID ? 1 : -1;
+      if (oneStep && old.length === this.depth) {
+        const worst = sign * old.price[old.length - 1];
+        let inside = false;
+        for (const c of b.lastChanges) if (c[0] === side && sign * c[1] >= worst) inside = true;
+        if (!inside) continue;
       }
-      const top = b.levels(side, this.depth), now = new Map(top), out = sent[side];
-      for (const [p, q] of top) if (old.get(p) !== q) out.push([p, q]);
-      for (const p of old.keys()) if (!now.has(p) && b.quantityAt(side, p) === 0) out.push([p, 0]);
-      if (out.length === 0) continue;
-      const sign = side === Side.BID ? 1 : -1;
-      out.sort((x, y) => sign * (y[0] - x[0])); // best first
+      const now = this.#next[side];
+      this.#fill(side, now);
+      // Both lists are best first: walk them together.
+      let out = "", i = 0, j = 0;
+      while (i < old.length || j < now.length) {
+        const op = sign * old.price[i], np = sign * now.price[j];
+        if (i >= old.length || (j < now.length && np > op)) { // new in the top
+          out += this.#level(now.price[j], now.qty[j++], out);
+        } else if (j >= now.length || op > np) { // gone from the top: deleted or pushed out
+          if (b.quantityAt(side, old.price[i]) === 0) out += this.#level(old.price[i], 0, out);
+          i++;
+        } else { // in both
+          if (old.qty[i] !== now.qty[j]) out += this.#level(now.price[j], now.qty[j], out);
+          i++, j++;
+        }
+      }
+      if (out === "") continue;
+      sent[side] = out;
       this.#view[side] = now;
-      any = true;
+      this.#next[side] = old;
     }
-    if (!any) return undefined;
+    if (sent[Side.BID] === "" && sent[Side.ASK] === "") return undefined;
     if (this.#dropNext) {
       this.#dropNext = false;
       this.dropped++;
       return undefined;
     }
-    return this.#message("update", sent[Side.BID], sent[Side.ASK], krakenTime(eventTimeMs));
+    if (eventTimeMs !== this.#timeMs) {
+      this.#timeMs = eventTimeMs;
+      this.#timeText = krakenTime(eventTimeMs);
+    }
+    return this.#message("update", sent[Side.BID], sent[Side.ASK], this.#timeText);
   }
 
-  #message(
-    type: string,
-    bids: readonly [number, number][],
-    asks: readonly [number, number][],
-    timestamp: string,
-  ): string {
+  /** One level's JSON text, after a comma unless it is the first. */
+  #level(price: number, qty: number, sofar: string): string {
     const { priceScale: ps, quantityScale: qs } = this.#book;
-    const side = (levels: readonly [number, number][]) =>
-      levels.map(([p, q]) => `{"price":${jsonNumber(p, ps)},"qty":${jsonNumber(q, qs)}}`)
-        .join(",");
-    const checksum = krakenBookChecksum(
-      [...this.#view[Side.ASK]].slice(0, 10),
-      [...this.#view[Side.BID]].slice(0, 10),
-      ps,
-      qs,
-    );
+    return `${sofar === "" ? "" : ","}{"price":${jsonNumber(price, ps)},"qty":${
+      jsonNumber(qty, qs)
+    }}`;
+  }
+
+  #levels(levels: [number, number][]): string {
+    let out = "";
+    for (const [p, q] of levels) out += this.#level(p, q, out);
+    return out;
+  }
+
+  #message(type: string, bids: string, asks: string, timestamp: string): string {
     const time = timestamp === "" ? "" : `,"timestamp":"${timestamp}"`;
     return `{"channel":"book","type":"${type}","data":[{"symbol":"${this.symbol}",` +
-      `"bids":[${side(bids)}],"asks":[${side(asks)}],"checksum":${checksum}${time}}],"ts":`;
+      `"bids":[${bids}],"asks":[${asks}],"checksum":${this.checksum}${time}}],"ts":`;
   }
 }
 

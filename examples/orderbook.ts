@@ -307,12 +307,10 @@ interface Path {
   connect(feed: Feed): void;
   /** A REST snapshot. */
   snapshot(): Promise<DepthSnapshot>;
-  /** Stops connecting and closes. */
-  stop(): Promise<void>;
+  /** Stops connecting and closes; resolves with a note for the summary, or "". */
+  stop(): Promise<string>;
   /** Connections opened after the first. */
   reconnects: number;
-  /** A note for the summary, or "". */
-  note(): string;
 }
 
 /** The Host header of a URL's target: its host, with the port unless the scheme's. */
@@ -378,10 +376,11 @@ async function stackPath(): Promise<Path> {
       reconnector.stop();
       await new Promise((r) => setTimeout(r, 200)); // the closing handshake, then FINs
       await driver.stop();
-      mbufsLeaked = port.pool.inUse - inUseAtStart;
+      const inUse = port.pool.inUse;
+      mbufsLeaked = inUse - inUseAtStart;
       Eal.cleanup();
+      return `mbufs in use ${inUse} (at start ${inUseAtStart})`;
     },
-    note: () => `mbufs in use ${port.pool.inUse} (at start ${inUseAtStart})`,
   };
   return path;
 }
@@ -429,9 +428,8 @@ function kernelPath(): Path {
     stop() {
       stopped = true;
       ws?.close(1000);
-      return new Promise((r) => setTimeout(r, 100));
+      return new Promise((r) => setTimeout(() => r(""), 100));
     },
-    note: () => "",
   };
   return path;
 }
@@ -520,7 +518,8 @@ await new Promise<void>((done) => {
 });
 
 const elapsed = (performance.now() - started) / 1000;
-await path.stop();
+const finalState = feed.state; // before the close makes it stale
+const note = await path.stop();
 if (simulator !== undefined) {
   simulator.kill("SIGTERM");
   await simulator.status;
@@ -529,7 +528,7 @@ const book = feed.book;
 log(`\n${stop.signal ? `${stop.signal} received` : "Done"} after ${elapsed.toFixed(1)} s.`);
 log(
   `  ${feed.updates} updates, ${feed.resyncs} resyncs, ${path.reconnects} reconnects, ` +
-    `state ${feed.state}; ${path.note()}`,
+    `state ${finalState}${note ? `; ${note}` : ""}`,
 );
 log(`  counters: ${JSON.stringify(feed.counters())}`);
 log(`  tick→book over the run: ${percentiles(latency)}`);
@@ -540,7 +539,7 @@ if (opts.json) {
     symbol,
     path: opts.kernel ? "kernel" : "dpdk",
     url: wsUrl,
-    state: feed.state,
+    state: finalState,
     bids: side(Side.BID),
     asks: side(Side.ASK),
     ...(feed instanceof BinanceFeed ? { lastUpdateId: feed.lastUpdateId } : {}),

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { NEEDS_ROOT, ROOT, sh, vethNamespace } from "../helpers.ts";
+import { makeCertificates } from "./_certs.ts";
 
 const SIZES = [0, 125, 126, 65536, 1 << 20, 16 << 20];
 
@@ -77,56 +78,6 @@ async def main():
         await asyncio.Future()
 asyncio.run(main())
 `;
-
-/** A test CA and a certificate for feed.test it signed, made with openssl in `dir`. */
-function makeCertificates(dir: string): void {
-  const run = (...args: string[]) => sh("openssl", ...args);
-  run(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=Test CA",
-    "-keyout",
-    `${dir}/ca.key`,
-    "-out",
-    `${dir}/ca.pem`,
-  );
-  run(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=feed.test",
-    "-keyout",
-    `${dir}/feed.key`,
-    "-out",
-    `${dir}/feed.csr`,
-  );
-  Deno.writeTextFileSync(`${dir}/ext`, "subjectAltName=DNS:feed.test\nbasicConstraints=CA:FALSE\n");
-  run(
-    "x509",
-    "-req",
-    "-in",
-    `${dir}/feed.csr`,
-    "-CA",
-    `${dir}/ca.pem`,
-    "-CAkey",
-    `${dir}/ca.key`,
-    "-CAcreateserial",
-    "-days",
-    "1",
-    "-extfile",
-    `${dir}/ext`,
-    "-out",
-    `${dir}/feed.pem`,
-  );
-}
 
 function spawnIn(ns: string, cmd: string[]): Deno.ChildProcess {
   return new Deno.Command("ip", {
