@@ -28,7 +28,7 @@
  *   slow-consumer closes, and each book's update id).
  *
  * Every book message ends with a non-standard field `"ts"`: the send time in integer nanoseconds
- * of CLOCK_MONOTONIC ({@linkcode monotonicNs}), read right before `send`. Every process on the
+ * of CLOCK_MONOTONIC (`monotonicNs` in `_clock.ts`), read right before `send`. Every process on the
  * machine shares that clock, so a client on the same host subtracts it from its own reading to
  * get the latency from `send` to its parse.
  *
@@ -49,12 +49,14 @@
  * deno run --allow-net --allow-ffi --allow-read examples/exchange_sim.ts \
  *   --listen 127.0.0.1:9443 --rate 10000 --seed 7 &
  * curl 'http://127.0.0.1:9443/api/v3/depth?symbol=BTCUSDT&limit=5'
- * deno run --allow-net examples/wscat.ts --kernel ws://127.0.0.1:9443/ws/btcusdt@depth
+ * deno run --allow-net --allow-ffi --allow-read --allow-env examples/wscat.ts -- --kernel \
+ *   ws://127.0.0.1:9443/ws/btcusdt@depth
  * ```
  *
  * @module
  */
 import { Cli, integer, seconds, value } from "./_cli.ts";
+import { monotonicNs } from "./_clock.ts";
 import {
   KRAKEN_DEPTHS,
   KRAKEN_HEARTBEAT,
@@ -80,39 +82,8 @@ const HEARTBEAT_MS = 1000;
 const DEFAULT_LIMIT = 100, MAX_LIMIT = 5000;
 /** Seeds the Kraken book apart from the Binance one. */
 const KRAKEN_SEED_SALT = 0x9e3779b9;
-/** Binance's WebSocket close codes and reasons. */
+/** WebSocket close codes (RFC 6455 §7.4.1): going away, policy violation. */
 const GOING_AWAY = 1001, POLICY_VIOLATION = 1008;
-
-let clock: (() => number) | null = null;
-
-/**
- * CLOCK_MONOTONIC now, in integer nanoseconds, read with `clock_gettime` through FFI (libc is
- * opened on the first call; needs `--allow-ffi`). Every process on the machine shares this
- * clock, unlike `performance.now()`; exact below 2^53 ns (104 days of uptime).
- *
- * ```ts
- * import { monotonicNs } from "./exchange_sim.ts";
- * const latency = monotonicNs() - JSON.parse(message).ts; // ns from the server's send
- * ```
- */
-export function monotonicNs(): number {
-  return (clock ??= openClock())();
-}
-
-function openClock(): () => number {
-  const libc = Deno.dlopen(
-    "libc.so.6",
-    {
-      clock_gettime: { parameters: ["i32", "buffer"], result: "i32" }, // (clockid_t, struct timespec *)
-    } as const satisfies Deno.ForeignLibraryInterface,
-  );
-  const ts = new Uint32Array(4); // struct timespec: tv_sec (64 bits), tv_nsec (64 bits)
-  const gettime = libc.symbols.clock_gettime;
-  return () => {
-    gettime(1, ts); // CLOCK_MONOTONIC
-    return (ts[1] * 4294967296 + ts[0]) * 1e9 + ts[2];
-  };
-}
 
 /** One instrument: its book and how many steps it has made. */
 interface Market {
@@ -131,6 +102,8 @@ interface Connection {
   lastSent: number;
   /** Kraken: the subscription, if any. */
   view?: KrakenView;
+  /** Between its open and its (first) close event. */
+  open: boolean;
   disconnectTimer?: ReturnType<typeof setTimeout>;
 }
 
@@ -340,6 +313,7 @@ function main(): void {
   };
 
   const opened = (conn: Connection): void => {
+    conn.open = true;
     c.connectionsOpened++;
     c.connectionsOpen++;
     if (opts["disconnect-every"] > 0) {
@@ -352,6 +326,8 @@ function main(): void {
   };
 
   const closed = (conn: Connection, event: CloseEvent): void => {
+    if (!conn.open) return; // a socket that failed before opening, or a second close event
+    conn.open = false;
     if (conn.disconnectTimer !== undefined) clearTimeout(conn.disconnectTimer);
     if (event.code === GOING_AWAY && event.reason === "No response from ping frame.") {
       c.pingTimeouts++;
@@ -366,7 +342,13 @@ function main(): void {
     const { socket, response } = Deno.upgradeWebSocket(req, {
       idleTimeout: opts["ping-every"] * 2,
     });
-    const conn: Connection = { socket, id: nextConnectionId++, updates: 0, lastSent: 0 };
+    const conn: Connection = {
+      socket,
+      id: nextConnectionId++,
+      updates: 0,
+      lastSent: 0,
+      open: false,
+    };
     socket.addEventListener("close", (e) => closed(conn, e));
     socket.addEventListener("error", () => {}); // the close event follows
     return { conn, response };

@@ -25,9 +25,13 @@ import {
   type SimChange,
   stamp,
 } from "../../examples/_sim_book.ts";
-import { monotonicNs } from "../../examples/exchange_sim.ts";
+import { monotonicNs } from "../../examples/_clock.ts";
 
 const TEST_OPTIONS = { sanitizeOps: true, sanitizeResources: true, sanitizeExit: true };
+
+// libc stays open for the process once read: open it here, not inside a test (the sanitizer
+// would count it as a leak).
+monotonicNs();
 
 /** Both sides of `book`, best first. */
 function sides(book: OrderBook, n = Infinity): [[number, number][], [number, number][]] {
@@ -272,9 +276,11 @@ Deno.test(
     const view = new KrakenView(sim, 10);
     const client = krakenClient(10);
     client.feed(view.snapshot());
-    let detectedAfter: number[] = [];
-    for (let round = 0; round < 50; round++) {
-      for (let i = 0; i < 100; i++) {
+    const ROUNDS = 200;
+    const detectedAfter: number[] = [];
+    let healed = 0; // a later update set the lost levels again: nothing to detect
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < 50; i++) {
         sim.step();
         const text = view.update(0);
         if (text !== undefined) client.feed(text);
@@ -282,23 +288,48 @@ Deno.test(
       assert.equal(client.sync.state, "live");
       view.corruptNext();
       let updates = 0;
-      while (client.sync.state === "live") {
+      while (client.sync.state === "live" && updates < 20) {
         sim.step();
         const text = view.update(0);
         if (text === undefined) continue;
         updates++;
         client.feed(text);
       }
+      if (client.sync.state === "live") {
+        healed++;
+        assert.deepEqual(sides(client.book), [view.levels(Side.BID), view.levels(Side.ASK)]);
+        continue;
+      }
       detectedAfter.push(updates);
-      assert.equal(client.resyncs(), round + 1);
       client.feed(view.snapshot()); // the resubscription's snapshot
+      assert.equal(client.sync.state, "live");
     }
-    assert.equal(view.dropped, 50);
-    assert.equal(client.sync.counters.mismatches, 50);
-    detectedAfter = detectedAfter.sort((a, b) => a - b);
-    assert.ok(detectedAfter[detectedAfter.length - 1] <= 3, `detected after ${detectedAfter}`);
+    assert.equal(view.dropped, ROUNDS);
+    assert.equal(client.sync.counters.mismatches, ROUNDS - healed);
+    assert.equal(client.resyncs(), ROUNDS - healed);
+    assert.ok(healed < ROUNDS / 10, `healed ${healed} of ${ROUNDS}`);
+    const within = (n: number) => detectedAfter.filter((u) => u <= n).length;
+    assert.ok(within(1) > detectedAfter.length * 0.8, `detected after ${detectedAfter}`);
+    assert.ok(within(5) > detectedAfter.length * 0.95, `detected after ${detectedAfter}`);
   },
 );
+
+Deno.test("Kraken: the view's checksum is the guide's, written out literally", TEST_OPTIONS, () => {
+  const sim = new SimBook({ seed: 4, priceScale: 1 });
+  const view = new KrakenView(sim, 25);
+  view.snapshot();
+  for (let i = 0; i < 2000; i++) {
+    sim.step();
+    const text = view.update(0);
+    if (text === undefined) continue;
+    const sum = (JSON.parse(stamp(text, 0)) as KrakenMessage).data[0].checksum;
+    assert.equal(sum, view.checksum);
+    assert.equal(
+      sum,
+      krakenBookChecksum(view.levels(Side.ASK), view.levels(Side.BID), 1, 8),
+    );
+  }
+});
 
 // ---------------------------------------------------------------------------------------------
 // The server, end to end over loopback.
@@ -479,7 +510,14 @@ async function plainRun(server: Server): Promise<void> {
   const binance = await binanceClient(server);
   await until(async () => (await getJson<Stats>(`${server.base}/stats`)).frozen, 4000, "frozen");
   const stats = await getJson<Stats>(`${server.base}/stats`);
-  await until(() => binance.sync.lastUpdateId === stats.binance.lastUpdateId, 2000, "last update");
+  const last = stats.binance.lastUpdateId;
+  await until(
+    () =>
+      binance.sync.state === "live" &&
+      (binance.sync.lastUpdateId === last || binance.sync.snapshotId === last),
+    2000,
+    "the last update",
+  );
   await Promise.all(binance.pending);
   const b = await truth(server, "BTCUSDT", 2);
   assert.equal(b.lastUpdateId, stats.binance.lastUpdateId);
@@ -541,8 +579,8 @@ Deno.test(
   "exchange_sim over loopback: REST, the Binance stream, Kraken v2, --drop-every",
   TEST_OPTIONS,
   async () => {
-    const plain = await startServer(["--run", "1", "--rate", "2000", "--seed", "5"]);
-    const drop = await startServer(["--run", "1", "--rate", "2000", "--drop-every", "50"]);
+    const plain = await startServer(["--run", "0.6", "--rate", "3000", "--seed", "5"]);
+    const drop = await startServer(["--run", "0.6", "--rate", "3000", "--drop-every", "50"]);
     try {
       const bad = await fetch(`${plain.base}/api/v3/depth?symbol=ETHBTC`);
       assert.equal(bad.status, 400);
