@@ -79,6 +79,7 @@ const cli: Cli = new Cli(
     "  --json              at the end, the top 20 levels per side and the counters as JSON\n" +
     "  --kernel            Deno's WebSocket and fetch (kernel sockets) instead of the stack\n" +
     "  --rate N            demo: the simulator's updates/s (default 1000)\n" +
+    "  --warmup S          count tick-to-book latencies only after S seconds (default 0)\n" +
     urlUsage("wss:// and https://") +
     "  --rest-address A.B.C.D  where the REST host is (default: --address)\n" +
     NET_USAGE +
@@ -103,6 +104,7 @@ const opts = cli.parse(app, {
   json: flag(),
   kernel: flag(),
   rate: integer(1, 1_000_000, { default: 1000 }),
+  warmup: seconds({ note: "latencies before it are not counted" }),
 });
 const demo = eal.length === 0 && opts.ws === undefined && !opts.kernel && opts.iface === undefined;
 const exchange = opts.exchange ?? (demo ? "binance" : undefined);
@@ -328,7 +330,9 @@ async function stackPath(): Promise<Path> {
   if (demo) await startDemo();
   // ws:// runs in poll callbacks: yield to the event loop once a millisecond, not every
   // 64 polls (each turn is ~10 µs and a promise). TLS runs on the event loop: every round.
-  const driver = new StackDriver(stack, { turnEveryUs: wsTarget.secure ? 0 : 1000 });
+  const driver = new StackDriver(stack, {
+    turnEveryUs: wsTarget.secure ? 0 : Number(Deno.env.get("TURN_US") ?? 1000),
+  });
   driver.start();
   await driver.ready();
   const inUseAtStart = port.pool.inUse;
@@ -492,12 +496,16 @@ const percentiles = (h: LatencyHistogram) =>
     ? "no send stamps"
     : `p50 ${us(h.percentile(50))} p99 ${us(h.percentile(99))} p99.9 ${us(h.percentile(99.9))} ` +
       `max ${us(h.max)} µs`;
-let lastUpdates = 0, everLive = false;
+let lastUpdates = 0, everLive = false, warm = opts.warmup === 0;
 await new Promise<void>((done) => {
   let ticks = 0;
   const timer = setInterval(() => {
     if (feed.state === "live") everLive = true;
     const elapsed = (performance.now() - started) / 1000;
+    if (!warm && elapsed >= opts.warmup) {
+      warm = true;
+      latency.reset(); // the JIT's first compilations and the first snapshot are behind us
+    }
     if (stop.requested || (opts.duration > 0 && elapsed >= opts.duration)) {
       clearInterval(timer);
       return done();

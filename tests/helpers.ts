@@ -40,8 +40,15 @@ export async function runDeno(
     {},
 ): Promise<ChildResult> {
   const path = file.startsWith("/") || file.includes("://") ? file : `${ROOT}/${file}`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(options.flags ?? ["--allow-all"]), path, ...args],
+  const flags = options.flags ?? ["--allow-all"];
+  const deno = [Deno.execPath(), "run", ...flags, path, ...args];
+  // V8 writes --trace-gc lines through C's stdout, fully buffered into a pipe: they would come
+  // out at exit, after the LOOP END that console.log wrote at once. Line-buffered, they land
+  // where the collections happened.
+  const traced = flags.some((f) => f.includes("--trace-gc"));
+  const [cmd, ...cmdArgs] = traced ? ["stdbuf", "-oL", ...deno] : deno;
+  const child = new Deno.Command(cmd, {
+    args: cmdArgs,
     env: options.env,
     cwd: options.cwd,
     stdout: "piped",
