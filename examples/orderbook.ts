@@ -43,8 +43,8 @@ import {
   OrderBook,
   Side,
 } from "../market/mod.ts";
-import { choice, Cli, flag, integer, seconds, text, value } from "./_cli.ts";
-import { monotonicNs } from "./_clock.ts";
+import { choice, Cli, flag, integer, number, seconds, text, value } from "./_cli.ts";
+import { nsSince } from "./_clock.ts";
 import {
   DEFAULT_EAL,
   DEFAULT_TAP,
@@ -80,6 +80,8 @@ const cli: Cli = new Cli(
     "  --kernel            Deno's WebSocket and fetch (kernel sockets) instead of the stack\n" +
     "  --rate N            demo: the simulator's updates/s (default 1000)\n" +
     "  --warmup S          count tick-to-book latencies only after S seconds (default 0)\n" +
+    "  --turn-ms MS        ws://: a turn of the event loop (timers, promises) every MS ms\n" +
+    "                      between poll rounds (default 5; 0: after every round)\n" +
     urlUsage("wss:// and https://") +
     "  --rest-address A.B.C.D  where the REST host is (default: --address)\n" +
     NET_USAGE +
@@ -105,6 +107,7 @@ const opts = cli.parse(app, {
   kernel: flag(),
   rate: integer(1, 1_000_000, { default: 1000 }),
   warmup: seconds({ note: "latencies before it are not counted" }),
+  "turn-ms": number(0, 1000, { default: 5 }),
 });
 const demo = eal.length === 0 && opts.ws === undefined && !opts.kernel && opts.iface === undefined;
 const exchange = opts.exchange ?? (demo ? "binance" : undefined);
@@ -145,12 +148,21 @@ interface Feed {
 
 const textOf = new TextDecoder();
 const latency = new LatencyHistogram(), lastSecond = new LatencyHistogram();
-/** The time from a message's send stamp (ns, CLOCK_MONOTONIC) to now, counted. */
-function tickToBook(stampNs: number): void {
-  if (stampNs < 0) return; // no stamp: a real exchange's clock is not ours
-  const ns = monotonicNs() - stampNs;
+/**
+ * The time from a message's send stamp (`stamps[index]`, ns on CLOCK_MONOTONIC) to now,
+ * counted. The stamp stays in its typed array: passed as a number it would be allocated.
+ */
+function tickToBook(stamps: Float64Array, index: number): void {
+  if (stamps[index] < 0) return; // no stamp: a real exchange's clock is not ours
+  const ns = nsSince(stamps, index);
   latency.record(ns);
   lastSecond.record(ns);
+}
+const parsedStamp = new Float64Array(1); // the stamp of a message read by JSON.parse
+/** tickToBook for a parsed message's `ts`. */
+function tickToBookParsed(ts: number | undefined): void {
+  parsedStamp[0] = ts ?? -1;
+  tickToBook(parsedStamp, 0);
 }
 
 /** Binance diff depth: the zero-allocation decoder on the hot path, JSON.parse otherwise. */
@@ -195,7 +207,7 @@ class BinanceFeed implements Feed {
     const dec = this.#decoder, sync = this.#sync;
     if (dec.decode(data, offset, length)) {
       sync.decoded(dec);
-      if (sync.state === "live") tickToBook(dec.ids[3]);
+      if (sync.state === "live") tickToBook(dec.ids, 3);
       return;
     }
     const m = JSON.parse(textOf.decode(data.subarray(offset, offset + length)));
@@ -203,7 +215,7 @@ class BinanceFeed implements Feed {
     if (e.e !== "depthUpdate") return void this.other++;
     this.fallbacks++;
     sync.event(e);
-    if (sync.state === "live") tickToBook(e.ts ?? -1);
+    if (sync.state === "live") tickToBookParsed(e.ts);
   }
   /** Fetches a snapshot (one at a time; again after a failure while connected). */
   async #snapshot(): Promise<void> {
@@ -267,7 +279,7 @@ class KrakenFeed implements Feed {
     const m = JSON.parse(textOf.decode(data.subarray(offset, offset + length)));
     if (m.channel === "book" && (m.type === "snapshot" || m.type === "update")) {
       this.#sync.message(m.type, m.data[0] as KrakenBookData);
-      if (this.#sync.state === "live") tickToBook(m.ts ?? -1);
+      if (this.#sync.state === "live") tickToBookParsed(m.ts);
       return;
     }
     if (m.method === "subscribe" && m.success === false) {
@@ -328,10 +340,10 @@ async function snapshotFrom(status: number, body: string): Promise<DepthSnapshot
 async function stackPath(): Promise<Path> {
   const { stack, port } = openHost(cli, eal, opts, {}, log);
   if (demo) await startDemo();
-  // ws:// runs in poll callbacks: yield to the event loop once a millisecond, not every
-  // 64 polls (each turn is ~10 µs and a promise). TLS runs on the event loop: every round.
+  // ws:// runs in poll callbacks: yield to the event loop every --turn-ms, not every 64 polls
+  // (a turn leaves ~650 bytes of garbage). TLS runs on the event loop: a turn every round.
   const driver = new StackDriver(stack, {
-    turnEveryUs: wsTarget.secure ? 0 : Number(Deno.env.get("TURN_US") ?? 1000),
+    turnEveryUs: wsTarget.secure ? 0 : opts["turn-ms"] * 1000,
   });
   driver.start();
   await driver.ready();

@@ -1487,18 +1487,20 @@ export class TcpConnection {
 
   /** Sends a window update when the window opened (after `held` went down). */
   windowUpdate(): void {
-    if (this.#windowGrew(seqAdd(this.#s[RCV_NXT], this.#availableWindow()))) {
+    const s = this.#s, right = seqAdd(s[RCV_NXT], this.#availableWindow());
+    if (seqDiff(s[RCV_ADV], right) >= this.#swsThreshold()) {
       this.#ackNow = true;
       this.#schedule();
     }
   }
 
   /**
-   * Whether a right edge moved far enough past the advertised one to be worth announcing:
-   * by at least min(buffer/2, MSS) (receiver SWS avoidance, RFC 9293 §3.8.6.2.2).
+   * How far a right edge must move past the advertised one to be worth announcing:
+   * min(buffer/2, MSS) (receiver SWS avoidance, RFC 9293 §3.8.6.2.2). The edges are compared
+   * where they are computed: a sequence number above 2^30 passed to a call is allocated.
    */
-  #windowGrew(right: number): boolean {
-    return seqDiff(this.#s[RCV_ADV], right) >= Math.min(this.#receiveBuffer >> 1, this.#ourMss);
+  #swsThreshold(): number {
+    return Math.min(this.#receiveBuffer >> 1, this.#ourMss);
   }
 
   #schedule(): void {
@@ -1715,7 +1717,9 @@ export class TcpConnection {
     if (synWindow >= 0) window = synWindow;
     else {
       const right = seqAdd(s[RCV_NXT], this.#availableWindow());
-      if (this.#windowGrew(right) || seqLt(s[RCV_ADV], s[RCV_NXT])) s[RCV_ADV] = right;
+      if (seqDiff(s[RCV_ADV], right) >= this.#swsThreshold() || seqLt(s[RCV_ADV], s[RCV_NXT])) {
+        s[RCV_ADV] = right;
+      }
       let w = seqDiff(s[RCV_NXT], s[RCV_ADV]);
       if (w < 0) w = 0;
       // Rounded up, so the edge the peer computes is never left of the one we promised.
@@ -1725,8 +1729,13 @@ export class TcpConnection {
     }
     tv.setUint16(at, this.localPort);
     tv.setUint16(at + 2, this.remotePort);
-    tv.setUint32(at + 4, seq);
-    tv.setUint32(at + 8, flags & ACK ? s[RCV_NXT] : 0);
+    // 32-bit fields as two 16-bit halves: a number above 2^30 given to setUint32 outside
+    // optimized code is allocated, and these are per segment.
+    const ackNo = flags & ACK ? s[RCV_NXT] : 0;
+    tv.setUint16(at + 4, seq >>> 16);
+    tv.setUint16(at + 6, seq & 0xffff);
+    tv.setUint16(at + 8, ackNo >>> 16);
+    tv.setUint16(at + 10, ackNo & 0xffff);
     tv.setUint16(at + 12, ((20 + optLength) << 10) | flags);
     tv.setUint16(at + 14, window);
     tv.setUint32(at + 16, 0); // checksum and urgent pointer

@@ -43,8 +43,8 @@ export async function runDeno(
   const flags = options.flags ?? ["--allow-all"];
   const deno = [Deno.execPath(), "run", ...flags, path, ...args];
   // V8 writes --trace-gc lines through C's stdout, fully buffered into a pipe: they would come
-  // out at exit, after the LOOP END that console.log wrote at once. Line-buffered, they land
-  // where the collections happened.
+  // out at exit, after what console.log wrote meanwhile. The scenarios unbuffer it themselves
+  // (dd_stdout_unbuffered); examples do not, so line-buffer it for them.
   const traced = flags.some((f) => f.includes("--trace-gc"));
   const [cmd, ...cmdArgs] = traced ? ["stdbuf", "-oL", ...deno] : deno;
   const child = new Deno.Command(cmd, {

@@ -1,8 +1,9 @@
 // The market-data hot path allocates nothing per message: 10^6 Binance depth messages from
 // their bytes into the book (DepthDecoder → BinanceDepthSync.decoded → OrderBook), with V8's
-// default heap settings: no garbage collection in the steady state.
+// default heap settings: no garbage collection in the steady state. Then the whole path:
+// examples/orderbook.ts over DPDK against the simulator for a minute at 10,000 updates/s.
 import assert from "node:assert/strict";
-import { gcsInLoop, runDeno } from "../helpers.ts";
+import { gcsInLoop, NEEDS_ROOT, ROOT, runDeno, sh, vethNamespace } from "../helpers.ts";
 
 Deno.test("10^6 depth messages decoded into the book: no garbage collection, default heap", async () => {
   const r = await runDeno("tests/integration/scenarios/book_gc.ts", ["1000000"], {
@@ -24,4 +25,66 @@ Deno.test("10^6 depth messages decoded into the book: no garbage collection, def
       (r.result.seconds * 1000).toFixed(0)
     } ns each), heap +${(grew / 1e6).toFixed(2)} MB`,
   );
+});
+
+Deno.test({
+  name:
+    "one minute at 10,000 updates/s through DPDK, TCP, WebSocket, decoder and book: no garbage collection in the steady state",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const v = vethNamespace(89);
+    let sim: Deno.ChildProcess | undefined;
+    try {
+      sh("ip", "netns", "exec", v.ns, "ethtool", "-K", v.peer, "tx", "off");
+      sim = new Deno.Command("ip", {
+        args: [
+          ...["netns", "exec", v.ns, Deno.execPath(), "run", "--allow-net", "--allow-ffi"],
+          ...["--allow-read", `${ROOT}/examples/exchange_sim.ts`, "--listen", `${v.peerIp}:8765`],
+          ...["--rate", "10000", "--seed", "3"],
+        ],
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const reader = sim.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      for (let seen = ""; !seen.includes("listening");) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the simulator did not start");
+        seen += value;
+      }
+      reader.releaseLock();
+      // The steady state: from the live line at 15 s (the JIT has settled) to the end, 60 s.
+      // V8 gets the same 64 MB young generation as the TCP and WebSocket tests: what still
+      // allocates (the event loop's turns every 5 ms, a few bytes per TCP segment) stays in it.
+      const r = await runDeno("examples/orderbook.ts", [
+        ...["--", "--iface", v.host, "--ip", `${v.dpdkIp}/24`, "--exchange", "binance"],
+        ...["--symbol", "BTCUSDT", "--ws", `ws://${v.peerIp}:8765/ws/btcusdt@depth`],
+        ...["--rest", `http://${v.peerIp}:8765`, "--duration", "76"],
+      ], {
+        flags: ["--allow-all", "--v8-flags=--trace-gc,--min-semi-space-size=64"],
+        timeoutMs: 150_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const steady = r.stdout.split(/\n\[\s+15 s\][^\n]*\n/)[1]?.split("\nDone after")[0];
+      assert.ok(steady !== undefined, r.stdout);
+      const lines = steady.split("\n").filter((l) => /^\[\s+\d+ s\]/.test(l));
+      assert.ok(lines.length >= 58, `${lines.length} live lines in the steady state`);
+      for (const l of lines) {
+        assert.match(l, / live /);
+        const rate = Number(l.match(/(\d+) updates\/s/)![1]);
+        assert.ok(rate > 9000, `only ${rate} updates/s: ${l}`);
+      }
+      const gcs = steady.split("\n").filter((l) =>
+        /Scavenge|Mark-Compact|Minor|Mark-Sweep/.test(l)
+      );
+      assert.deepEqual(gcs, [], "garbage collection in the steady state");
+      assert.match(r.stdout, /resyncs 0 reconnects 0/);
+      console.log(lines.at(-1));
+    } finally {
+      try {
+        sim?.kill("SIGKILL");
+        await sim?.status;
+      } catch { /* gone */ }
+      v.remove();
+    }
+  },
 });
