@@ -648,8 +648,10 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
       return;
     }
     const seg = this.#segment, v = seg.v;
-    v[SEG_SEQ] = view.getUint32(l4 + 4);
-    v[SEG_ACK] = view.getUint32(l4 + 8);
+    // 32-bit fields read as 16-bit halves: getUint32 outside optimized code returns a heap
+    // number for a value above 2^30, and sequence numbers and timestamps are, per segment.
+    v[SEG_SEQ] = view.getUint16(l4 + 4) * 65536 + view.getUint16(l4 + 6);
+    v[SEG_ACK] = view.getUint16(l4 + 8) * 65536 + view.getUint16(l4 + 10);
     seg.flags = view.getUint16(l4 + 12) & 0x1ff;
     seg.window = view.getUint16(l4 + 14);
     seg.srcPort = view.getUint16(l4);
@@ -663,8 +665,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
       o.sackBlocks = 0;
       o.truncated = false;
       o.hasTimestamp = true;
-      o.values[TS_VAL] = view.getUint32(l4 + 24);
-      o.values[TS_ECR] = view.getUint32(l4 + 28);
+      o.values[TS_VAL] = view.getUint16(l4 + 24) * 65536 + view.getUint16(l4 + 26);
+      o.values[TS_ECR] = view.getUint16(l4 + 28) * 65536 + view.getUint16(l4 + 30);
     } else {
       o.parse(data, l4 + 20, doff - 20);
       if (!(seg.flags & 0x02)) { // MSS, window scale, SACK-permitted mean something in SYNs only
@@ -809,7 +811,8 @@ export class Stack implements FrameReceiver, UdpHost, DhcpHost, TcpHost {
       c.rxTruncated++;
       return;
     }
-    const dst = view.getUint16(offset) * TWO_32 + view.getUint32(offset + 2);
+    const dst = view.getUint16(offset) * TWO_32 + view.getUint16(offset + 2) * 65536 +
+      view.getUint16(offset + 4); // 16-bit reads: see #tcpIn
     // IPv4 multicast MACs (01:00:5e + the group's low 23 bits) pass; the IP check picks groups.
     const multicast = view.getUint16(offset) === 0x0100 && data[offset + 2] === 0x5e;
     if (dst !== this.#mac && dst !== BROADCAST && !multicast) {
