@@ -477,7 +477,7 @@ async function startDemo(): Promise<void> {
       String(opts.rate),
     ],
     stdout: "piped",
-    stderr: "inherit",
+    stderr: "null", // its counters every 5 s would interleave with ours
   }).spawn();
   const lines = simulator.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";

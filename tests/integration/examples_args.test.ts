@@ -235,6 +235,38 @@ function cases(dir: string): Case[] {
       args: ["--", "--ip", "10.0.0.2/24", "ws://10.0.0.1/", "--digest", "--quiet"],
       says: /--digest and --quiet: choose one/,
     },
+    // orderbook
+    {
+      example: "orderbook",
+      args: ["--", "--ip", "10.0.0.2/24", "--ws", "ws://10.0.0.1/ws"],
+      says: /give --exchange binance or --exchange kraken/,
+    },
+    {
+      example: "orderbook",
+      args: ["--", "--exchange", "bitstamp"],
+      says: /--exchange must be one of binance, kraken, got "bitstamp"/,
+    },
+    {
+      example: "orderbook",
+      args: ["--", "--exchange", "kraken", "--symbol", "BTC/USD", "--depth", "20"],
+      says: /--depth 20: Kraken offers 10, 25, 100, 500 or 1000/,
+    },
+    {
+      example: "orderbook",
+      args: [
+        ...["--", "--ip", "10.0.0.2/24", "--exchange", "binance", "--symbol", "BTCUSDT"],
+        ...["--ws", "ws://10.0.0.1/ws/btcusdt@depth"],
+      ],
+      says: /binance needs --rest URL, where the snapshots come from/,
+    },
+    {
+      example: "orderbook",
+      args: [
+        ...["--", "--ip", "10.0.0.2/24", "--exchange", "kraken", "--symbol", "BTC/USD"],
+        ...["--ws", "wss://ws.kraken.com/v2"],
+      ],
+      says: /ws\.kraken\.com: there is no name lookup here; give --address A\.B\.C\.D/,
+    },
   ];
 }
 
