@@ -1,12 +1,13 @@
 /**
- * Market data (work in progress, the order-book issue): a local order book with integer prices
- * and quantities, O(1) updates near the touch and O(1) best bid/ask, exact decimal conversion,
- * Binance's diff-depth procedure ({@linkcode BinanceDepthSync}: snapshot, buffering, gaps and
- * resyncs, spot and USD-M futures) and Kraken's v2 book procedure ({@linkcode KrakenBookSync}:
- * truncation to depth, the CRC32 checksum of the top 10 levels, resync on a mismatch), OKX's
- * `books` and Bybit v5's `orderbook` ({@linkcode OkxBookSync}, {@linkcode BybitBookSync}:
- * sequence chains), and {@linkcode DepthDecoder}, a zero-allocation decoder of Binance depth
- * updates. Still to come: the simulator and `examples/orderbook.ts`.
+ * Market data: a local order book with integer prices and quantities, O(1) updates near the
+ * touch and O(1) best bid/ask, exact decimal conversion, Binance's diff-depth procedure
+ * ({@linkcode BinanceDepthSync}: snapshot, buffering, gaps and resyncs, spot and USD-M futures)
+ * and Kraken's v2 book procedure ({@linkcode KrakenBookSync}: truncation to depth, the CRC32
+ * checksum of the top 10 levels, resync on a mismatch), OKX's `books` and Bybit v5's
+ * `orderbook` ({@linkcode OkxBookSync}, {@linkcode BybitBookSync}: sequence chains),
+ * {@linkcode DepthDecoder}, a zero-allocation decoder of Binance depth updates, and
+ * {@linkcode LatencyHistogram}. `examples/orderbook.ts` drives them over the stack's WebSocket,
+ * against `examples/exchange_sim.ts` or an exchange.
  *
  * ```ts
  * import { OrderBook, Side, toUnits } from "@deno-dpdk/dpdk/market";
