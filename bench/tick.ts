@@ -16,13 +16,13 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { makeCertificates } from "../scripts/test_ca.ts";
 import {
   headline,
   isRoot,
   machineInfo,
   runOnTestbed,
   scriptArgs,
-  sh,
   tableRow,
   type Testbed,
   vethSummary,
@@ -68,28 +68,6 @@ interface Run {
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
-/** A test CA and a certificate for SERVERNAME and the server's address, in `dir`. */
-function certificates(dir: string): void {
-  const run = (...args: string[]) => sh("openssl", ...args);
-  run(
-    ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Bench CA"],
-    ...["-keyout", `${dir}/ca.key`, "-out", `${dir}/ca.pem`],
-  );
-  run(
-    ...["req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${SERVERNAME}`],
-    ...["-keyout", `${dir}/feed.key`, "-out", `${dir}/feed.csr`],
-  );
-  Deno.writeTextFileSync(
-    `${dir}/ext`,
-    `subjectAltName=DNS:${SERVERNAME},IP:${BED.serverIp}\nbasicConstraints=CA:FALSE\n`,
-  );
-  run(
-    ...["x509", "-req", "-in", `${dir}/feed.csr`, "-CA", `${dir}/ca.pem`, "-CAkey"],
-    ...[`${dir}/ca.key`, "-CAcreateserial", "-days", "1", "-extfile", `${dir}/ext`],
-    ...["-out", `${dir}/feed.pem`],
-  );
-}
-
 if (!isRoot("tick-to-book")) Deno.exit(0);
 const dir = Deno.makeTempDirSync();
 const runs: Run[] = [];
@@ -101,7 +79,7 @@ const load = await runOnTestbed(
     cleanup: () => Deno.removeSync(dir, { recursive: true }),
   },
   async (spawn) => {
-    certificates(dir);
+    makeCertificates(dir, SERVERNAME, [BED.serverIp]);
     for (const rate of rates) {
       const sim = (port: number, tls: string[]) =>
         spawn("ip", [
@@ -114,7 +92,7 @@ const load = await runOnTestbed(
         const port = secure ? TLS_PORT : PORT;
         const server = sim(
           port,
-          secure ? ["--cert", `${dir}/feed.pem`, "--key", `${dir}/feed.key`] : [],
+          secure ? ["--cert", `${dir}/server.pem`, "--key", `${dir}/server.key`] : [],
         );
         await server.until("exchange_sim: listening");
         for (const kernel of [true, false]) {

@@ -24,6 +24,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { makeCertificates } from "../scripts/test_ca.ts";
+import { monotonicNs } from "../examples/_clock.ts";
 import { Stack, StackDriver } from "../stack/mod.ts";
 import { TlsStream, WebSocketClient } from "../ws/mod.ts";
 import {
@@ -43,7 +45,6 @@ import {
   runOnTestbed,
   scriptArgs,
   settle,
-  sh,
   tableRow,
   type Testbed,
   vethSummary,
@@ -100,22 +101,8 @@ const floodMessages = Math.max(2, Math.round(messages / 5));
 
 // ------------------------------------------------------------------ shared helpers
 
-/**
- * A clock every process on the machine shares: CLOCK_MONOTONIC, µs (ns resolution), read with
- * `clock_gettime` through FFI (~50 ns a call). `performance.now()` counts from each process's
- * own start, so it cannot time a message from one process to another.
- */
-function monotonicClock(): () => number {
-  const libc = Deno.dlopen("libc.so.6", {
-    clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
-  });
-  const ts = new Uint32Array(4); // struct timespec: tv_sec (64 bits), tv_nsec
-  const gettime = libc.symbols.clock_gettime;
-  return () => {
-    gettime(1, ts); // CLOCK_MONOTONIC
-    return (ts[1] * 4294967296 + ts[0]) * 1e6 + ts[2] / 1000;
-  };
-}
+/** CLOCK_MONOTONIC in µs: a clock every process on the machine shares (`examples/_clock.ts`). */
+const monotonicClock = () => () => monotonicNs() / 1000;
 
 /** The 56 bytes after a request's sequence number, and the padding of a reply. */
 const REQUEST_TAIL = "r".repeat(MSG - 8);
@@ -630,29 +617,6 @@ threading.Event().wait()
 
 // ------------------------------------------------------------------ orchestration
 
-/** A test CA, and a certificate it signed for SERVERNAME and SERVER_IP, in `dir`. */
-function makeCertificates(dir: string): void {
-  const ssl = (...args: string[]) => sh("openssl", ...args);
-  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  ssl(
-    ...["req", "-x509", ...key, "-days", "1", "-subj", "/CN=ws bench CA"],
-    ...["-keyout", `${dir}/ca.key`, "-out", `${dir}/ca.pem`],
-  );
-  ssl(
-    ...["req", ...key, "-subj", `/CN=${SERVERNAME}`],
-    ...["-keyout", `${dir}/server.key`, "-out", `${dir}/server.csr`],
-  );
-  Deno.writeTextFileSync(
-    `${dir}/ext`,
-    `subjectAltName=DNS:${SERVERNAME},IP:${SERVER_IP}\nbasicConstraints=CA:FALSE\n`,
-  );
-  ssl(
-    ...["x509", "-req", "-in", `${dir}/server.csr`, "-CA", `${dir}/ca.pem`],
-    ...["-CAkey", `${dir}/ca.key`, "-CAcreateserial", "-days", "1"],
-    ...["-extfile", `${dir}/ext`, "-out", `${dir}/server.pem`],
-  );
-}
-
 function selfArgs(role: string, dir: string, extra: string[] = []): string[] {
   return denoRunSelf(import.meta.url, [
     ...["--role", role, "--dir", dir, "--rounds", String(rounds), "--warmup", String(warmup)],
@@ -667,7 +631,7 @@ async function run(): Promise<void> {
   const dir = Deno.makeTempDirSync({ prefix: "wsbench" });
   const cleanup = () => Deno.removeSync(dir, { recursive: true });
   const load = await runOnTestbed(BED, { tag: "ws", limitMs: 240000, cleanup }, async (spawn) => {
-    makeCertificates(dir);
+    makeCertificates(dir, SERVERNAME, [SERVER_IP]);
     const inNs = (...cmd: string[]) => ["netns", "exec", BED.ns, "taskset", "-c", "1", ...cmd];
     // The servers on CPU 1; the clients (ours and Deno's) on CPU 0.
     const server = spawn("ip", inNs(Deno.execPath(), ...selfArgs("server", dir)));

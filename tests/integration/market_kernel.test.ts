@@ -5,7 +5,7 @@
 // the same program with --kernel agrees.
 import assert from "node:assert/strict";
 import { NEEDS_ROOT, ROOT, sh, type VethNamespace, vethNamespace } from "../helpers.ts";
-import { makeCertificates } from "./_certs.ts";
+import { makeCertificates } from "../../scripts/test_ca.ts";
 
 const PORT = 8765;
 
@@ -200,12 +200,12 @@ Deno.test({
     "orderbook.ts over DPDK with wss:// and https:// (TLS 1.3 over the stack), and --kernel: both equal the truth",
   ignore: NEEDS_ROOT,
   fn: withVeth(88, async (v, dir) => {
-    makeCertificates(dir, [v.peerIp]);
+    makeCertificates(dir, "feed.test", [v.peerIp]);
     // --kernel leaves from the host's end of the veth: give it an address.
     sh("ip", "addr", "add", `10.99.88.3/24`, "dev", v.host);
     const sim = await simulator(v, [
       ...["--rate", "1000", "--run", "5", "--drop-every", "1000"],
-      ...["--cert", `${dir}/feed.pem`, "--key", `${dir}/feed.key`],
+      ...["--cert", `${dir}/server.pem`, "--key", `${dir}/server.key`],
     ]);
     try {
       const common = [

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { NEEDS_ROOT, ROOT, sh, vethNamespace } from "../helpers.ts";
-import { makeCertificates } from "./_certs.ts";
+import { makeCertificates } from "../../scripts/test_ca.ts";
 
 const SIZES = [0, 125, 126, 65536, 1 << 20, 16 << 20];
 
@@ -142,17 +142,17 @@ Deno.test({
       Deno.writeTextFileSync(`${dir}/server.py`, PYTHON_SERVER);
       servers.push(spawnIn(v.ns, [Deno.execPath(), "run", "-A", `${dir}/server.js`, v.peerIp]));
       servers.push(spawnIn(v.ns, ["/usr/bin/python3", `${dir}/server.py`, v.peerIp, "8081"]));
-      makeCertificates(dir);
+      makeCertificates(dir, "feed.test");
       servers.push(
         spawnIn(v.ns, [
           ...["/usr/bin/python3", `${dir}/server.py`, v.peerIp, "8444"],
-          ...[`${dir}/feed.pem`, `${dir}/feed.key`],
+          ...[`${dir}/server.pem`, `${dir}/server.key`],
         ]),
       );
       servers.push(
         spawnIn(v.ns, [
           Deno.execPath(),
-          ...["run", "-A", `${dir}/server.js`, v.peerIp, `${dir}/feed.pem`, `${dir}/feed.key`],
+          ...["run", "-A", `${dir}/server.js`, v.peerIp, `${dir}/server.pem`, `${dir}/server.key`],
         ]),
       );
       for (const s of servers) await waitListening(s);
