@@ -330,18 +330,8 @@ function gcEvent(line: string): GcEvent | undefined {
 async function parent(): Promise<void> {
   const self = new URL(import.meta.url).pathname;
   const args = [...eal, "--", ...app, "--child"];
-  // stdbuf: V8's --trace-gc lines go through C's stdout, fully buffered into a pipe, and would
-  // arrive at exit rather than in the section where the collection happened.
-  const proc = new Deno.Command("stdbuf", {
-    args: [
-      "-oL",
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--v8-flags=--trace-gc,--expose-gc",
-      self,
-      ...args,
-    ],
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--v8-flags=--trace-gc,--expose-gc", self, ...args],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

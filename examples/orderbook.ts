@@ -123,7 +123,7 @@ if (demo) opts.ip ??= DEMO_IP;
 
 // ------------------------------------------------------------------ the feeds (shared by both paths)
 
-/** A connection's face to a feed: send text, and ask for a fresh connection. */
+/** A connection as a feed sees it: where to send text (a subscription). */
 interface Link {
   send(text: string): void;
 }
@@ -321,8 +321,8 @@ interface Path {
   connect(feed: Feed): void;
   /** A REST snapshot. */
   snapshot(): Promise<DepthSnapshot>;
-  /** Stops connecting and closes; resolves with a note for the summary, or "". */
-  stop(): Promise<string>;
+  /** Stops connecting and closes; resolves with a note for the summary and the mbufs leaked. */
+  stop(): Promise<{ note: string; mbufsLeaked: number }>;
   /** Connections opened after the first. */
   reconnects: number;
 }
@@ -331,9 +331,10 @@ interface Path {
 const hostHeader = (t: UrlTarget) =>
   t.port === (t.secure ? 443 : 80) ? t.host : `${t.host}:${t.port}`;
 
-async function snapshotFrom(status: number, body: string): Promise<DepthSnapshot> {
+/** A REST response as a snapshot, or the error naming its status. */
+function snapshotFrom(status: number, body: string): DepthSnapshot {
   if (status !== 200) throw new Error(`HTTP ${status}: ${body.slice(0, 200)}`);
-  return await JSON.parse(body) as DepthSnapshot;
+  return JSON.parse(body) as DepthSnapshot;
 }
 
 /** Over deno-dpdk's stack: the port, the stack, a `StackDriver`, a `Reconnector`. */
@@ -382,7 +383,7 @@ async function stackPath(): Promise<Path> {
       const http = new HttpClient(open(restTarget!), hostHeader(restTarget!));
       try {
         const r = await http.request("GET", restTarget!.path.replace(/\/$/, "") + snapshotQuery);
-        return await snapshotFrom(r.status, textOf.decode(r.body));
+        return snapshotFrom(r.status, textOf.decode(r.body));
       } finally {
         http.close();
       }
@@ -393,14 +394,15 @@ async function stackPath(): Promise<Path> {
       await new Promise((r) => setTimeout(r, 200)); // the closing handshake, then FINs
       await driver.stop();
       const inUse = port.pool.inUse;
-      mbufsLeaked = inUse - inUseAtStart;
       Eal.cleanup();
-      return `mbufs in use ${inUse} (at start ${inUseAtStart})`;
+      return {
+        note: `; mbufs in use ${inUse} (at start ${inUseAtStart})`,
+        mbufsLeaked: inUse - inUseAtStart,
+      };
     },
   };
   return path;
 }
-let mbufsLeaked = 0;
 
 /** Over Deno's own WebSocket and fetch (kernel sockets); reconnects with the same backoff. */
 function kernelPath(): Path {
@@ -439,12 +441,12 @@ function kernelPath(): Path {
     },
     async snapshot() {
       const r = await fetch(restUrl!.replace(/\/$/, "") + snapshotQuery);
-      return await snapshotFrom(r.status, await r.text());
+      return snapshotFrom(r.status, await r.text());
     },
     stop() {
       stopped = true;
       ws?.close(1000);
-      return new Promise((r) => setTimeout(() => r(""), 100));
+      return new Promise((r) => setTimeout(() => r({ note: "", mbufsLeaked: 0 }), 100));
     },
   };
   return path;
@@ -463,7 +465,7 @@ async function startDemo(): Promise<void> {
     const r = await new Deno.Command("ip", { args, stderr: "piped" }).output();
     if (!r.success) cli.fail(`ip ${args.join(" ")}: ${textOf.decode(r.stderr).trim()}`);
   }
-  const sim = new URL("./exchange_sim.ts", import.meta.url).pathname;
+  const sim = new URL("./exchange_sim.ts", import.meta.url).href; // a file, or a URL
   simulator = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -539,7 +541,7 @@ await new Promise<void>((done) => {
 
 const elapsed = (performance.now() - started) / 1000;
 const finalState = feed.state; // before the close makes it stale
-const note = await path.stop();
+const { note, mbufsLeaked } = await path.stop();
 if (simulator !== undefined) {
   simulator.kill("SIGTERM");
   await simulator.status;
@@ -548,7 +550,7 @@ const book = feed.book;
 log(`\n${stop.signal ? `${stop.signal} received` : "Done"} after ${elapsed.toFixed(1)} s.`);
 log(
   `  ${feed.updates} updates, ${feed.resyncs} resyncs, ${path.reconnects} reconnects, ` +
-    `state ${finalState}${note ? `; ${note}` : ""}`,
+    `state ${finalState}${note}`,
 );
 log(`  counters: ${JSON.stringify(feed.counters())}`);
 log(`  tick→book over the run: ${percentiles(latency)}`);
