@@ -109,6 +109,11 @@ const opts = cli.parse(app, {
   warmup: seconds({ note: "latencies before it are not counted" }),
   "turn-ms": number(0, 1000, { default: 5 }),
 });
+if (opts.ca !== undefined && opts.kernel) {
+  cli.usageError(
+    "--ca with --kernel: Deno's WebSocket and fetch take CAs from DENO_CERT=FILE instead",
+  );
+}
 const demo = eal.length === 0 && opts.ws === undefined && !opts.kernel && opts.iface === undefined;
 const exchange = opts.exchange ?? (demo ? "binance" : undefined);
 if (exchange === undefined) cli.usageError("give --exchange binance or --exchange kraken");

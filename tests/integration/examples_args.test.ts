@@ -267,6 +267,11 @@ function cases(dir: string): Case[] {
       ],
       says: /ws\.kraken\.com: there is no name lookup here; give --address A\.B\.C\.D/,
     },
+    {
+      example: "orderbook",
+      args: ["--", "--kernel", "--exchange", "kraken", "--ca", "/etc/hostname"],
+      says: /--ca with --kernel: Deno's WebSocket and fetch take CAs from DENO_CERT=FILE instead/,
+    },
   ];
 }
 
