@@ -80,8 +80,8 @@ const cli: Cli = new Cli(
     "  --kernel            Deno's WebSocket and fetch (kernel sockets) instead of the stack\n" +
     "  --rate N            demo: the simulator's updates/s (default 1000)\n" +
     "  --warmup S          count tick-to-book latencies only after S seconds (default 0)\n" +
-    "  --turn-ms MS        ws://: a turn of the event loop (timers, promises) every MS ms\n" +
-    "                      between poll rounds (default 5; 0: after every round)\n" +
+    "  --turn-ms MS        ws://, while live: a turn of the event loop (timers, promises)\n" +
+    "                      every MS ms between poll rounds (default 20; 0: every round)\n" +
     urlUsage("wss:// and https://") +
     "  --rest-address A.B.C.D  where the REST host is (default: --address)\n" +
     NET_USAGE +
@@ -107,7 +107,7 @@ const opts = cli.parse(app, {
   kernel: flag(),
   rate: integer(1, 1_000_000, { default: 1000 }),
   warmup: seconds({ note: "latencies before it are not counted" }),
-  "turn-ms": number(0, 1000, { default: 5 }),
+  "turn-ms": number(0, 1000, { default: 20 }),
 });
 if (opts.ca !== undefined && opts.kernel) {
   cli.usageError(
@@ -137,6 +137,8 @@ interface Link {
 interface Feed {
   readonly book: OrderBook;
   readonly state: FeedState;
+  /** Called when the state changes. */
+  onState: ((state: FeedState) => void) | null;
   /** The connection is open: subscribe, or start syncing. */
   opened(link: Link): void;
   /** One message, in place (the hot path). */
@@ -178,6 +180,7 @@ class BinanceFeed implements Feed {
   readonly #getSnapshot: () => Promise<DepthSnapshot>;
   #fetching = false;
   #connected = false;
+  onState: ((state: FeedState) => void) | null = null;
   other = 0; // messages that are no depth update (e.g. a subscription's answer)
   fallbacks = 0; // depth updates the decoder left to JSON.parse
 
@@ -189,6 +192,7 @@ class BinanceFeed implements Feed {
       futures: opts.futures,
     });
     this.#sync.onSnapshotNeeded = () => this.#snapshot();
+    this.#sync.onState = (state) => this.onState?.(state);
   }
   get state(): FeedState {
     return this.#sync.state;
@@ -253,9 +257,11 @@ class KrakenFeed implements Feed {
     depth: opts.depth,
   });
   #link: Link | null = null;
+  onState: ((state: FeedState) => void) | null = null;
   other = 0;
 
   constructor() {
+    this.#sync.onState = (state) => this.onState?.(state);
     this.#sync.onResync = () => {
       const p = { channel: "book", symbol: [symbol], depth: opts.depth };
       this.#link?.send(JSON.stringify({ method: "unsubscribe", params: p }));
@@ -330,6 +336,8 @@ interface Path {
   stop(): Promise<{ note: string; mbufsLeaked: number }>;
   /** Connections opened after the first. */
   reconnects: number;
+  /** The book went live, or stopped being live. */
+  live(yes: boolean): void;
 }
 
 /** The Host header of a URL's target: its host, with the port unless the scheme's. */
@@ -346,11 +354,12 @@ function snapshotFrom(status: number, body: string): DepthSnapshot {
 async function stackPath(): Promise<Path> {
   const { stack, port } = openHost(cli, eal, opts, {}, log);
   if (demo) await startDemo();
-  // ws:// runs in poll callbacks: yield to the event loop every --turn-ms, not every 64 polls
-  // (a turn leaves ~650 bytes of garbage). TLS runs on the event loop: a turn every round.
-  const driver = new StackDriver(stack, {
-    turnEveryUs: wsTarget.secure ? 0 : opts["turn-ms"] * 1000,
-  });
+  // ws:// runs in poll callbacks: while the book is live, the event loop gets a turn every
+  // --turn-ms (each turn leaves ~1 KB of garbage); while it syncs, every millisecond (the REST
+  // snapshot's promises resolve in turns). TLS runs on the event loop: a turn every round.
+  const liveTurnUs = wsTarget.secure ? 0 : opts["turn-ms"] * 1000;
+  const syncTurnUs = wsTarget.secure ? 0 : Math.min(1000, liveTurnUs);
+  const driver = new StackDriver(stack, { turnEveryUs: syncTurnUs });
   driver.start();
   await driver.ready();
   const inUseAtStart = port.pool.inUse;
@@ -367,6 +376,7 @@ async function stackPath(): Promise<Path> {
   });
   const path: Path = {
     reconnects: 0,
+    live: (yes) => driver.turnEveryUs = yes ? liveTurnUs : syncTurnUs,
     connect(feed) {
       reconnector.onOpen = (ws) => feed.opened({ send: (t) => ws.send(t) });
       reconnector.onMessage = (data, offset, length) => feed.message(data, offset, length);
@@ -418,6 +428,7 @@ function kernelPath(): Path {
   log(`orderbook: kernel sockets → ${wsUrl}`);
   const path: Path = {
     reconnects: 0,
+    live: () => {},
     connect(feed) {
       const w = ws = new WebSocket(wsUrl!);
       w.binaryType = "arraybuffer";
@@ -505,6 +516,7 @@ const feed: Feed = exchange === "binance"
   : new KrakenFeed();
 const stop = StopSignal.trap();
 const started = performance.now();
+feed.onState = (state) => path.live(state === "live");
 path.connect(feed);
 
 const price = (ticks: number) => Number.isNaN(ticks) ? "-" : fromUnits(ticks, priceScale);

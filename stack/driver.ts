@@ -41,12 +41,13 @@ export interface StackDriverOptions {
 export class StackDriver {
   readonly #stack: Stack;
   readonly #polls: number;
-  readonly #turnEveryMs: number;
   #running: Promise<void> | null = null;
   #stop = false;
   // A turn of the event loop is a setImmediate: ~1.4 µs and ~650 bytes, and the turn runs due
   // timers. (A message to ourselves through a MessageChannel took ~2.8 µs and ~1.8 KB, and
   // starved timers when turns were rare; setTimeout(0) is clamped to milliseconds once nested.)
+  /** The option of that name; may be changed while the driver runs (read every round). */
+  turnEveryUs: number;
   /** Rounds run so far (a round is `pollsPerRound` polls, then a turn of the event loop). */
   rounds = 0;
 
@@ -54,7 +55,7 @@ export class StackDriver {
   constructor(stack: Stack, options: StackDriverOptions = {}) {
     this.#stack = stack;
     this.#polls = options.pollsPerRound ?? 64;
-    this.#turnEveryMs = (options.turnEveryUs ?? 0) / 1000;
+    this.turnEveryUs = options.turnEveryUs ?? 0;
   }
 
   /** Whether the loop runs. */
@@ -78,14 +79,14 @@ export class StackDriver {
 
   async #loop(): Promise<void> {
     const stack = this.#stack, clock = stack.clock, polls = this.#polls;
-    const origin = performance.timeOrigin, every = this.#turnEveryMs;
+    const origin = performance.timeOrigin;
     let lastTurn = performance.now();
     while (!this.#stop) {
       const now = performance.now();
       clock[0] = (origin + now) * 1e6;
       for (let i = 0; i < polls; i++) stack.poll();
       this.rounds++;
-      if (now - lastTurn >= every) {
+      if ((now - lastTurn) * 1000 >= this.turnEveryUs) {
         await new Promise((resolve) => setImmediate(resolve));
         lastTurn = performance.now();
       }

@@ -53,9 +53,10 @@ Deno.test({
       }
       reader.releaseLock();
       // The steady state: from the live line at 15 s (the JIT has settled) to the end, 60 s.
-      // V8 gets the same 64 MB young generation as the TCP and WebSocket tests, and no memory
-      // reducer (it collects when allocation slows down, to shrink the heap): what still
-      // allocates (~200 KB/s here, half of it the event loop's turns every 5 ms) stays in it.
+      // V8's young generation is its default size. Its memory reducer is off: ~30 s after the
+      // start-up it collects once or twice to shrink the heap the start-up grew, whatever the
+      // allocation since. What still allocates (the event loop's turn every 20 ms while live,
+      // ~1 KB each) stays in the young generation for the minute.
       const r = await runDeno("examples/orderbook.ts", [
         ...["--", "--iface", v.host, "--ip", `${v.dpdkIp}/24`, "--exchange", "binance"],
         ...["--symbol", "BTCUSDT", "--ws", `ws://${v.peerIp}:8765/ws/btcusdt@depth`],
