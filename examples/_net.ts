@@ -7,6 +7,7 @@
 import { DEFAULT_DATA_ROOM, Mempool, Port } from "../mod.ts";
 import { parseIpv4 } from "../net/mod.ts";
 import { type Device, FaultInjector, PortDevice, Stack, type StackOptions } from "../stack/mod.ts";
+import { TlsStream, type Transport } from "../ws/mod.ts";
 import { type Cli, flag, ifaceName, integer, interfaceProblem, number, value } from "./_cli.ts";
 
 const NUM_MBUFS = 8191;
@@ -110,6 +111,17 @@ export function parseUrl(
     cli.usageError(`--ca ${opts.ca}: ${(e as Error).message}`);
   }
   return { secure, host, ip, port, path: m[4] ?? "/", ca };
+}
+
+/** The Host header for `t`: its host, with the port unless the scheme's (RFC 9110 §7.2). */
+export function hostHeader(t: UrlTarget): string {
+  return t.port === (t.secure ? 443 : 80) ? t.host : `${t.host}:${t.port}`;
+}
+
+/** A connection to `t` over `stack`: TCP, inside TLS (SNI, the CA) for the secure scheme. */
+export function connectTarget(stack: Stack, t: UrlTarget): Transport {
+  const conn = stack.connect(t.ip!, t.port);
+  return t.secure ? new TlsStream(conn, { servername: t.host, ca: t.ca }) : conn;
 }
 
 /** The parsed {@linkcode NET_OPTIONS}. */

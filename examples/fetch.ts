@@ -26,6 +26,7 @@ import {
   DEFAULT_EAL,
   DEFAULT_TAP,
   faultNote,
+  hostHeader,
   NET_OPTIONS,
   NET_USAGE,
   openHost,
@@ -58,13 +59,14 @@ const opts = cli.parse(app, {
   ...URL_OPTIONS,
 }, 1);
 const url = cli.positionals[0];
-const { secure, host, ip, port: serverPort, path, ca } = parseUrl(
+const target = parseUrl(
   cli,
   url,
   "http",
   "give the URL to fetch, like http://10.99.3.1:8000/file",
   opts,
 );
+const { secure, host, ip, port: serverPort, path } = target;
 const serverIp = parseIpv4(ip!);
 let body: Uint8Array | null = null;
 if (opts.post !== undefined) {
@@ -125,9 +127,7 @@ const dec = new TextDecoder();
 
 const conn = stack.connect(serverIp, serverPort);
 const request = new TextEncoder().encode(
-  `${body ? "POST" : "GET"} ${path} HTTP/1.1\r\nHost: ${
-    serverPort === 80 ? host : `${host}:${serverPort}`
-  }\r\n` +
+  `${body ? "POST" : "GET"} ${path} HTTP/1.1\r\nHost: ${hostHeader(target)}\r\n` +
     `User-Agent: deno-dpdk-fetch\r\nAccept: */*\r\nConnection: close\r\n` +
     (body ? `Content-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n` : "") +
     "\r\n",
@@ -260,8 +260,11 @@ async function fetchSecure(): Promise<never> {
   const driver = new StackDriver(stack);
   driver.start();
   const started = now();
-  const tls = new TlsStream(stack.connect(serverIp, serverPort), { servername: host, ca });
-  const http = new HttpClient(tls, serverPort === 443 ? host : `${host}:${serverPort}`);
+  const tls = new TlsStream(stack.connect(serverIp, serverPort), {
+    servername: host,
+    ca: target.ca,
+  });
+  const http = new HttpClient(tls, hostHeader(target));
   const timer = setTimeout(() => tls.abort(), opts.timeout * 1000);
   try {
     const r = await http.request(

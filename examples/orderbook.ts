@@ -29,7 +29,7 @@
 import { Eal, splitArgs, StopSignal } from "../mod.ts";
 import { ipv4ToString } from "../net/mod.ts";
 import { StackDriver } from "../stack/mod.ts";
-import { Backoff, HttpClient, Reconnector, TlsStream, WebSocketClient } from "../ws/mod.ts";
+import { Backoff, HttpClient, Reconnector, WebSocketClient } from "../ws/mod.ts";
 import {
   BinanceDepthSync,
   DepthDecoder,
@@ -46,8 +46,10 @@ import {
 import { choice, Cli, flag, integer, number, seconds, text, value } from "./_cli.ts";
 import { nsSince } from "./_clock.ts";
 import {
+  connectTarget,
   DEFAULT_EAL,
   DEFAULT_TAP,
+  hostHeader,
   NET_OPTIONS,
   NET_USAGE,
   openHost,
@@ -263,9 +265,8 @@ class KrakenFeed implements Feed {
   constructor() {
     this.#sync.onState = (state) => this.onState?.(state);
     this.#sync.onResync = () => {
-      const p = { channel: "book", symbol: [symbol], depth: opts.depth };
-      this.#link?.send(JSON.stringify({ method: "unsubscribe", params: p }));
-      this.#link?.send(JSON.stringify({ method: "subscribe", params: p }));
+      this.#request("unsubscribe");
+      this.#request("subscribe");
     };
   }
   get state(): FeedState {
@@ -279,8 +280,12 @@ class KrakenFeed implements Feed {
   }
   opened(link: Link): void {
     this.#link = link;
+    this.#request("subscribe");
+  }
+  /** Sends a (un)subscription to the book channel of our symbol and depth. */
+  #request(method: "subscribe" | "unsubscribe"): void {
     const params = { channel: "book", symbol: [symbol], depth: opts.depth };
-    link.send(JSON.stringify({ method: "subscribe", params }));
+    this.#link?.send(JSON.stringify({ method, params }));
   }
   closed(): void {
     this.#link = null;
@@ -340,10 +345,6 @@ interface Path {
   live(yes: boolean): void;
 }
 
-/** The Host header of a URL's target: its host, with the port unless the scheme's. */
-const hostHeader = (t: UrlTarget) =>
-  t.port === (t.secure ? 443 : 80) ? t.host : `${t.host}:${t.port}`;
-
 /** A REST response as a snapshot, or the error naming its status. */
 function snapshotFrom(status: number, body: string): DepthSnapshot {
   if (status !== 200) throw new Error(`HTTP ${status}: ${body.slice(0, 200)}`);
@@ -364,10 +365,7 @@ async function stackPath(): Promise<Path> {
   await driver.ready();
   const inUseAtStart = port.pool.inUse;
   log(`orderbook: ${ipv4ToString(stack.address)} → ${wsUrl}`);
-  const open = (t: UrlTarget) => {
-    const conn = stack.connect(t.ip!, t.port);
-    return t.secure ? new TlsStream(conn, { servername: t.host, ca: t.ca }) : conn;
-  };
+  const open = (t: UrlTarget) => connectTarget(stack, t);
   let opens = 0;
   const reconnector = new Reconnector(() => new WebSocketClient(open(wsTarget), wsUrl!), {
     heartbeatMs: 10_000,

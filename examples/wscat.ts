@@ -24,6 +24,7 @@ import { StackDriver } from "../stack/mod.ts";
 import { TlsStream, WebSocketClient } from "../ws/mod.ts";
 import { Cli, flag, repeated, seconds, value } from "./_cli.ts";
 import {
+  connectTarget,
   DEFAULT_EAL,
   DEFAULT_TAP,
   NET_OPTIONS,
@@ -69,7 +70,7 @@ if (opts.ca !== undefined && opts.kernel) {
   cli.usageError("--ca with --kernel: Deno's WebSocket takes CAs from DENO_CERT=FILE instead");
 }
 const url = cli.positionals[0];
-const { secure, host, ip, port, ca } = parseUrl(
+const target = parseUrl(
   cli,
   url,
   "ws",
@@ -149,8 +150,7 @@ driver.start();
 await driver.ready();
 console.error(`wscat: ${ipv4ToString(stack.address)} → ${url}`);
 code = await new Promise<number>((resolve) => {
-  const conn = stack.connect(ip!, port);
-  const transport = secure ? new TlsStream(conn, { servername: host, ca }) : conn;
+  const transport = connectTarget(stack, target);
   const ws = new WebSocketClient(transport, url, {
     protocols: opts.protocol,
     headers,
