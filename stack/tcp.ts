@@ -338,6 +338,8 @@ export interface TcpHost {
   tcpRelease(connection: TcpConnection): void;
   /** The connection has something to send or a new timer: run it at the end of this poll. */
   tcpSchedule(connection: TcpConnection): void;
+  /** Whether more data may go out in this poll (a per-poll budget keeps a poll short). */
+  tcpSendAllowed(): boolean;
   /** Whether a challenge ACK may be sent now (the stack-wide rate limit, RFC 5961 §7). */
   challengeAllowed(): boolean;
 }
@@ -461,6 +463,7 @@ export class TcpConnection {
   #rttTiming = false;
   #wantWritable = false;
   #scheduled = false;
+  #deferred = false; // output() met the poll's budget
   #openNotified = false;
   // SACK scoreboard: ranges above SND.UNA the peer holds, sorted.
   readonly #sackLeft = new Uint32Array(MAX_SACK_RANGES);
@@ -1509,14 +1512,18 @@ export class TcpConnection {
     this.#host.tcpSchedule(this);
   }
 
-  /** Sends what is due: data the windows allow, a FIN, an ACK (internal, from the stack). */
-  output(): void {
+  /**
+   * Sends what is due: data the windows allow, a FIN, an ACK (internal, from the stack). True
+   * when the poll's budget stopped it with more to send: the stack runs it again next poll.
+   */
+  output(): boolean {
     this.#scheduled = false;
+    this.#deferred = false;
     const st = this.#state;
-    if (st === TcpState.CLOSED || st === TcpState.SYN_SENT) return;
+    if (st === TcpState.CLOSED || st === TcpState.SYN_SENT) return false;
     if (st === TcpState.SYN_RECEIVED) { // no data before the handshake ends; ACKs may go
       if (this.#ackNow) this.#sendAck();
-      return;
+      return false;
     }
     const s = this.#s;
     let sent = false;
@@ -1525,7 +1532,7 @@ export class TcpConnection {
       if (this.#sackOk && this.#cc.inRecovery && this.#sackCount > 0) {
         while (this.#pipe() + this.#mss <= this.#cc.ssthresh) { // cwnd - pipe ≥ 1 SMSS
           const hole = this.#nextHole();
-          if (hole <= 0) break;
+          if (hole <= 0 || !this.#budgetLeft()) break;
           const n = Math.min(hole, this.#mss);
           if (!this.#sendData(OUT_SEQ, n, true)) break;
           s[HIGH_RXT] = seqAdd(s[OUT_SEQ], n);
@@ -1533,9 +1540,19 @@ export class TcpConnection {
           sent = true;
         }
       }
-      sent = this.#sendNew() || sent;
+      if (!this.#deferred) sent = this.#sendNew() || sent;
     }
     if (this.#ackNow && !sent) this.#sendAck();
+    // Kept scheduled: a write or an ACK meanwhile needs no second place in the stack's list.
+    if (this.#deferred) this.#scheduled = true;
+    return this.#deferred;
+  }
+
+  /** Whether the poll's budget allows one more data segment; if not, output goes on later. */
+  #budgetLeft(): boolean {
+    if (this.#host.tcpSendAllowed()) return true;
+    this.#deferred = true;
+    return false;
   }
 
   /** New data (and the FIN) as the windows allow; true when something went out. */
@@ -1572,6 +1589,7 @@ export class TcpConnection {
         if (n < (this.#maxSndWnd >> 1) && inFlight > 0) break;
       }
       if (n < this.#mss && !this.#noDelay && inFlight > 0) break; // Nagle
+      if (!this.#budgetLeft()) break;
       const isLast = n === pending;
       const fin = isLast && this.#finQueued && this.#finAllowedState();
       if (!this.#sendData(SND_NXT, n, false, fin)) break;

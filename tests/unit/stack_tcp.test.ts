@@ -1301,6 +1301,39 @@ Deno.test("MUST-19 / RFC 6928: slow start from an initial window of 10 segments"
   assert.equal(dataFrom(bench, "a", f2).length, 20);
 });
 
+Deno.test("a poll sends at most 128 segments: a wide window goes on in the next polls, ACKs read between", () => {
+  const bench = new Bench();
+  const { client, server } = open(bench, 80, { sendBuffer: 8 << 20 }, { receiveBuffer: 8 << 20 });
+  const sink = new Sink(server);
+  const data = pattern(6 << 20);
+  let written = client.write(data);
+  let most = 0, deferred = 0, continued = 0;
+  for (let i = 0; sink.bytes < data.length && i < 100_000; i++) {
+    bench.now += 20_000; // 20 µs a round
+    for (let k = 0; k < 16; k++) bench.b.poll(bench.now); // B reads a burst a poll: all of it
+    const from = bench.log.length;
+    bench.a.poll(bench.now);
+    const sent = dataFrom(bench, "a", from).length;
+    most = Math.max(most, sent);
+    if (sent === 128) {
+      // More is due: the stack asks to be polled again at once, and is.
+      assert.ok(bench.a.busy);
+      assert.ok(bench.a.nextDeadline <= bench.now);
+      deferred++;
+      const again = bench.log.length;
+      bench.a.poll(bench.now); // no ACK in between: only the budget held it back
+      if (dataFrom(bench, "a", again).length > 0) continued++;
+    }
+    if (written < data.length) written += client.write(data, written);
+  }
+  assert.equal(sink.bytes, data.length);
+  assert.deepEqual(sink.data, data);
+  assert.equal(most, 128); // the budget was met, never passed
+  assert.ok(deferred > 0 && continued === deferred, `${deferred} deferred, ${continued} continued`);
+  bench.run(10 * MS);
+  assert.equal(bench.a.busy, false); // nothing left to send or receive
+});
+
 Deno.test("MUST-20/MUST-21: unacknowledged data past userTimeoutMs ends the connection with 'timeout' and RST", () => {
   const bench = new Bench();
   const { client } = open(bench, 80, { userTimeoutMs: 10_000 });
