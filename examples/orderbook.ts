@@ -525,9 +525,8 @@ const percentiles = (h: LatencyHistogram) =>
     ? "no send stamps"
     : `p50 ${us(h.percentile(50))} p99 ${us(h.percentile(99))} p99.9 ${us(h.percentile(99.9))} ` +
       `max ${us(h.max)} µs`;
-let lastUpdates = 0, everLive = false, warm = opts.warmup === 0;
+let lastUpdates = 0, lastLine = 0, nextLine = 1, everLive = false, warm = opts.warmup === 0;
 await new Promise<void>((done) => {
-  let ticks = 0;
   const timer = setInterval(() => {
     if (feed.state === "live") everLive = true;
     const elapsed = (performance.now() - started) / 1000;
@@ -539,17 +538,20 @@ await new Promise<void>((done) => {
       clearInterval(timer);
       return done();
     }
-    if (++ticks % 10 !== 0) return;
+    // A line each whole second; the timer may fire late (a turn of the event loop every
+    // --turn-ms), so the rate is over the time since the last line.
+    if (elapsed < nextLine) return;
+    nextLine = Math.floor(elapsed) + 1;
     const b = feed.book, updates = feed.updates;
+    const rate = Math.round((updates - lastUpdates) / (elapsed - lastLine));
     log(
       `[${elapsed.toFixed(0).padStart(4)} s] ${feed.state.padEnd(7)} ` +
         `bid ${price(b.bestBid)} × ${qty(b.bestBidQuantity)}  ask ${price(b.bestAsk)} × ` +
-        `${qty(b.bestAskQuantity)} | ${
-          updates - lastUpdates
-        } updates/s | resyncs ${feed.resyncs} ` +
+        `${qty(b.bestAskQuantity)} | ${rate} updates/s | resyncs ${feed.resyncs} ` +
         `reconnects ${path.reconnects} | tick→book ${percentiles(lastSecond)}`,
     );
     lastUpdates = updates;
+    lastLine = elapsed;
     lastSecond.reset();
   }, 100);
 });
