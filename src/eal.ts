@@ -44,7 +44,8 @@ export interface EalOptions {
   /**
    * Let DPDK's capture tools (`dpdk-dumpcap`, `dpdk-pdump`) attach to this process's ports:
    * calls {@linkcode Eal.enablePdump} after init. They are secondary processes, so this
-   * process needs hugepages and shared config (no `hugepages: false`, no `noSharedConfig`).
+   * process needs hugepages and shared config (no `hugepages: false`, no `noSharedConfig`), and
+   * lcore 0 left to them (see {@linkcode Eal.enablePdump}).
    * Default: `false`, or `true` when the environment has `DENO_DPDK_PDUMP=1`.
    */
   pdump?: boolean;
@@ -334,13 +335,15 @@ export class Eal {
    * Lets `dpdk-dumpcap` and `dpdk-pdump` capture this process's ports
    * (`rte_pdump_init`), and `dpdk-proc-info` read them. They run as DPDK
    * secondary processes: this process must use hugepages and a shared config
-   * (its `--file-prefix` is what they attach to). Any program gets it with
-   * `DENO_DPDK_PDUMP=1` in its environment.
+   * (its `--file-prefix` is what they attach to), and leave lcore 0 to them
+   * (`dpdk-dumpcap` runs as lcore 0; the lcores' mempool caches are shared by
+   * id, so a capture can crash a process on lcore 0: it warns). Any program
+   * gets it with `DENO_DPDK_PDUMP=1` in its environment.
    *
    * @example
    * ```ts
    * import { Eal } from "@deno-dpdk/dpdk";
-   * Eal.init(["-l", "0-1", "--file-prefix=app", "--vdev=net_null0"]);
+   * Eal.init(["-l", "1", "--file-prefix=app", "--vdev=net_null0"]);
    * Eal.enablePdump();
    * // elsewhere: dpdk-dumpcap --file-prefix=app -i net_null0 -c 100 -w /tmp/app.pcapng
    * ```
@@ -355,8 +358,20 @@ export class Eal {
           "process on hugepages with a shared config: drop --no-huge and --no-shconf",
       );
     }
-    const ret = library().symbols.dd_pdump_init();
+    const symbols = library().symbols;
+    const ret = symbols.dd_pdump_init();
     if (ret < 0) throw DpdkError.fromErrno("rte_pdump_init", ret);
+    // Our lcore 0 takes the copies it captures from the capture pool's lcore-0 cache while
+    // dpdk-dumpcap, whose main thread is lcore 0 too, frees them into it: unlocked, both at
+    // once. With `-l 0` a capture crashed skeleton.ts within 1 to 10 dumpcap runs; `-l 1`: none
+    // in 120.
+    if (symbols.dd_lcore_next(0xffffffff) === 0) {
+      console.warn(
+        "deno-dpdk: Eal.enablePdump: this process uses lcore 0, as dpdk-dumpcap's main thread " +
+          "does: they share per-lcore mempool caches and a capture can crash this process. " +
+          "Leave lcore 0 out (e.g. -l 1).",
+      );
+    }
   }
 
   /** Whether the EAL is initialised and not cleaned up. */

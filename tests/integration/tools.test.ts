@@ -44,7 +44,8 @@ Deno.test({
     Deno.env.set("DENO_DPDK_PDUMP", "1"); // inherited by the example only
     const example = startDeno("examples/skeleton.ts", [
       // No --huge-unlink: the secondary processes map the same hugepage files.
-      ...["-l", "0", "--socket-mem", "128", `--huge-dir=${huge.mount}`],
+      // Not lcore 0: dpdk-dumpcap's main thread is lcore 0 (see Eal.enablePdump).
+      ...["-l", "1", "--socket-mem", "128", `--huge-dir=${huge.mount}`],
       ...[`--file-prefix=${prefix}`, "--no-pci", "--vdev=net_null0", "--vdev=net_null1"],
       ...["--", "--duration", "60"],
     ]);
@@ -80,6 +81,7 @@ Deno.test({
       });
       const done = await example.stop("SIGINT");
       assert.equal(done.code, 0, done.stderr);
+      assert.doesNotMatch(done.stderr, /uses lcore 0/);
     } finally {
       await example.stop("SIGKILL").catch(() => {});
       try {
