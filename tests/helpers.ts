@@ -180,14 +180,22 @@ export interface Background {
   exit(timeoutMs?: number): Promise<ChildResult>;
 }
 
-/** Starts a Deno program (a file under tests/ or examples/) and collects its output as it runs. */
-export function startDeno(file: string, args: string[] = [], flags = ["--allow-all"]): Background {
+/**
+ * Starts a Deno program (a file under tests/ or examples/) and collects its output as it runs;
+ * in network namespace `namespace` when one is given.
+ */
+export function startDeno(
+  file: string,
+  args: string[] = [],
+  flags = ["--allow-all"],
+  namespace?: string,
+): Background {
   const path = file.startsWith("/") ? file : `${ROOT}/${file}`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, path, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const deno = [Deno.execPath(), "run", ...flags, path, ...args];
+  const [cmd, ...cmdArgs] = namespace === undefined
+    ? deno
+    : ["ip", "netns", "exec", namespace, ...deno];
+  const child = new Deno.Command(cmd, { args: cmdArgs, stdout: "piped", stderr: "piped" }).spawn();
   let out = "", err = "";
   const collect = async (stream: ReadableStream<Uint8Array>, add: (s: string) => void) => {
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) add(chunk);
@@ -239,4 +247,14 @@ export function startDeno(file: string, args: string[] = [], flags = ["--allow-a
       result: undefined,
     };
   }
+}
+
+/** A seeded xorshift32 generator of numbers in [0, 1): the same seed, the same test data. */
+export function seededRandom(seed: number): () => number {
+  return () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 4294967296;
+  };
 }

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { OrderBook, Side } from "../../market/book.ts";
 import { decimalsOf, fromUnits, toUnits } from "../../market/decimal.ts";
+import { seededRandom } from "../helpers.ts";
 
 /** Levels kept sorted by price, best first. */
 class NaiveSide {
@@ -29,13 +30,7 @@ class NaiveSide {
   }
 }
 
-let seed = 12345;
-const rand = () => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 4294967296;
-};
+const rand = seededRandom(12345);
 
 Deno.test("OrderBook equals a naive book over 10^6 random updates (best, depth, levels, quantityTo)", () => {
   const book = new OrderBook({ windowTicks: 256 }); // small: recentering and far levels happen often

@@ -6,14 +6,9 @@ import { OrderBook, Side } from "../../market/book.ts";
 import { BinanceDepthSync, type DepthSnapshot } from "../../market/binance.ts";
 import { DepthDecoder } from "../../market/decoder.ts";
 import { fromUnits } from "../../market/decimal.ts";
+import { seededRandom } from "../helpers.ts";
 
-let seed = 777;
-const rand = () => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 4294967296;
-};
+const rand = seededRandom(777);
 
 const PS = 2, QS = 8;
 const enc = new TextEncoder();

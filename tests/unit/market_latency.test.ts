@@ -1,14 +1,9 @@
 // LatencyHistogram against exact percentiles of the same values: within one bucket (1/64).
 import assert from "node:assert/strict";
 import { LatencyHistogram } from "../../market/latency.ts";
+import { seededRandom } from "../helpers.ts";
 
-let seed = 99;
-const rand = () => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 4294967296;
-};
+const rand = seededRandom(99);
 
 Deno.test("LatencyHistogram: percentiles within 1/64 of the exact ones, max and min exact", () => {
   const h = new LatencyHistogram(), values: number[] = [];

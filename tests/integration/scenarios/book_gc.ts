@@ -4,17 +4,11 @@
 // each turn. Run with --v8-flags=--expose-gc,--trace-gc. Arg: messages.
 import { library } from "../../../ffi/library.ts";
 import { BinanceDepthSync, DepthDecoder, fromUnits, OrderBook } from "../../../market/mod.ts";
-import { report } from "../../helpers.ts";
+import { report, seededRandom } from "../../helpers.ts";
 
 const MESSAGES = Number(Deno.args[0] ?? 1e6), CYCLE = 20_000, PS = 2, QS = 8;
 library().symbols.dd_stdout_unbuffered();
-let seed = 99;
-const rand = () => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 4294967296;
-};
+const rand = seededRandom(99);
 const FIRST = 5_000_000_000; // ids above 2^32, as Binance's are
 const texts: Uint8Array[] = [];
 let mid = 3_000_000;
